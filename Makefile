@@ -1,0 +1,59 @@
+# Everything a fresh machine needs comes through here: make, python3 (>= 3.11, with venv) are the
+# only prerequisites. The project's venv (.venv) is filled from pdm.lock, the one source of
+# versions. PDM itself is a bootstrap tool kept in its own venv (.tools/pdm) so that syncing the
+# project never touches it; its version is pinned here because it cannot lock itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .tools
+PDM := $(TOOLS)/pdm/bin/pdm
+PDM_PINS := pdm==2.29.4 "hishel[httpx2]==1.4.0"
+STAMP := $(VENV)/.synced
+
+.PHONY: help dev test test-fast lint format schema histories clean check-prereqs
+
+help:
+	@echo "make dev        run the whole system on its embedded default (Ctrl-C stops it)"
+	@echo "make test       run the whole test suite"
+	@echo "make lint       ruff check and format check"
+	@echo "make format     ruff format and fix"
+	@echo "make schema     regenerate the committed JSON Schema of the Kafka event"
+	@echo "make histories  re-record the replay histories under tests/replay/histories"
+
+check-prereqs:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python >= 3.11 (e.g. apt-get install python3 python3-venv)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $(PYTHON) is $$($(PYTHON) -V 2>&1); Python >= 3.11 is required" >&2; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "error: $(PYTHON) lacks the venv module (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
+
+$(PDM): | check-prereqs
+	$(PYTHON) -m venv $(TOOLS)/pdm
+	$(TOOLS)/pdm/bin/pip install --quiet $(PDM_PINS)
+
+$(STAMP): pdm.lock pyproject.toml $(PDM) | check-prereqs
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PDM) use --quiet --ignore-remembered -f $(VENV)/bin/python
+	$(PDM) sync --quiet -G dev
+	touch $(STAMP)
+
+dev: $(STAMP)
+	KAFKA_ENABLE_IDEMPOTENCE=false $(VENV)/bin/python -m devstack
+
+test: $(STAMP)
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+schema: $(STAMP)
+	$(VENV)/bin/python -m workflows.events > schemas/essay.spellcheck.requested.v1.schema.json
+
+histories: $(STAMP)
+	KAFKA_ENABLE_IDEMPOTENCE=false $(VENV)/bin/python -m tests.replay.record
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .state .pdm-python .pytest_cache .ruff_cache
