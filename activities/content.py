@@ -1,0 +1,95 @@
+"""Store an essay's text in HuleEdu's Content Service."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workflows.models import STORE_ESSAY, StoredEssay, StoreEssayInput
+
+STORAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+# 408 and 429 say "try again later"; every other 4xx says the request itself is wrong.
+RETRYABLE_4XX = frozenset({408, 429})
+# Never wait longer than the workflow's own backoff cap because a server asked us to.
+MAX_RETRY_AFTER = timedelta(seconds=60)
+
+CONTENT_UNAVAILABLE = "ContentUnavailable"
+CONTENT_REJECTED = "ContentRejected"
+
+
+def _retry_after(response: httpx.Response) -> timedelta | None:
+    value = response.headers.get("Retry-After", "")
+    if not value.isdigit():
+        return None
+    return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+
+
+def _excerpt(response: httpx.Response) -> str:
+    return response.text[:200].strip()
+
+
+class ContentActivities:
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self._http = http
+        self._url = url
+
+    @activity.defn(name=STORE_ESSAY)
+    async def store_essay(self, inp: StoreEssayInput) -> StoredEssay:
+        try:
+            response = await self._http.post(
+                self._url,
+                content=inp.text.encode(),
+                headers={
+                    "Content-Type": "text/plain; charset=utf-8",
+                    "X-Correlation-ID": inp.correlation_id,
+                },
+            )
+        except httpx.TransportError as exc:
+            # Connection refused, DNS, timeouts: the service may come back, so retry.
+            raise ApplicationError(
+                f"Content Service unreachable: {type(exc).__name__}: {exc}",
+                type=CONTENT_UNAVAILABLE,
+            ) from exc
+
+        status = response.status_code
+        if status >= 500 or status in RETRYABLE_4XX:
+            raise ApplicationError(
+                f"Content Service answered {status}: {_excerpt(response)}",
+                type=CONTENT_UNAVAILABLE,
+                next_retry_delay=_retry_after(response),
+            )
+        if 400 <= status < 500:
+            raise ApplicationError(
+                f"Content Service rejected the essay with {status}: {_excerpt(response)}",
+                type=CONTENT_REJECTED,
+                non_retryable=True,
+            )
+        storage_id = _storage_id(response)
+        activity.logger.info(
+            "stored essay",
+            extra={"essay_id": inp.essay_id, "storage_id": storage_id},
+        )
+        return StoredEssay(storage_id=storage_id)
+
+
+def _storage_id(response: httpx.Response) -> str:
+    # A malformed answer is most likely a misconfigured or half-deployed service: retrying
+    # keeps the essay until it is fixed, where failing it would lose the essay.
+    try:
+        storage_id = response.json()["storage_id"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApplicationError(
+            f"Content Service answered {response.status_code} without a storage_id: "
+            f"{_excerpt(response)}",
+            type=CONTENT_UNAVAILABLE,
+        ) from exc
+    if not isinstance(storage_id, str) or not STORAGE_ID.match(storage_id):
+        raise ApplicationError(
+            f"Content Service returned a malformed storage_id: {storage_id!r}",
+            type=CONTENT_UNAVAILABLE,
+        )
+    return storage_id

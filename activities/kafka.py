@@ -1,0 +1,83 @@
+"""The worker's one Kafka producer, started on first use and restarted after a failed start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class IdempotenceRejected(RuntimeError):
+    """The broker refused an idempotent producer: a configuration error, not an outage."""
+
+
+class KafkaPublisher:
+    """Owns one `AIOKafkaProducer` for the whole worker process.
+
+    aiokafka's `start()` fails while the broker is down and a failed producer cannot be started
+    again, so the producer is built and started on first use, and rebuilt after a failed start.
+    Once started, it reconnects by itself when the broker comes back.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    def _build(self) -> AIOKafkaProducer:
+        s = self._settings
+        return AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            client_id="huleedu-batch-service",
+            acks="all",
+            enable_idempotence=s.kafka_enable_idempotence,
+            request_timeout_ms=s.kafka_request_timeout_ms,
+        )
+
+    async def producer(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = self._build()
+                try:
+                    await producer.start()
+                except KafkaConnectionError:
+                    await producer.stop()
+                    raise
+                except KafkaError as exc:
+                    await producer.stop()
+                    if self._settings.kafka_enable_idempotence:
+                        raise IdempotenceRejected(
+                            f"the broker at {self._settings.kafka_bootstrap_servers} rejected "
+                            f"an idempotent producer ({exc!r}); set "
+                            "KAFKA_ENABLE_IDEMPOTENCE=false for brokers without idempotence "
+                            "(such as the embedded dev broker)"
+                        ) from exc
+                    raise
+                self._producer = producer
+        return self._producer
+
+    async def check_at_startup(self) -> None:
+        """Fail fast on a misconfiguration; only warn when the broker is merely down."""
+        try:
+            await self.producer()
+        except KafkaConnectionError as exc:
+            log.warning(
+                "Kafka is unreachable at start-up; events wait until it is back",
+                extra={
+                    "bootstrap_servers": self._settings.kafka_bootstrap_servers,
+                    "error": str(exc),
+                },
+            )
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

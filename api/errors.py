@@ -1,0 +1,82 @@
+"""Every error leaves the API as JSON `{"error", "details"}`: never HTML, never a trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from quart import Quart
+from temporalio.service import RPCError, RPCStatusCode
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Temporal answers these while it is down, overloaded or too slow: the client may retry later.
+UNAVAILABLE_CODES = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+
+
+class ApiError(Exception):
+    """An error the handlers raise on purpose, with its status, title and details."""
+
+    def __init__(self, status: int, error: str, details: Any) -> None:
+        super().__init__(f"{status} {error}: {details}")
+        self.status = status
+        self.error = error
+        self.details = details
+
+
+def error_body(error: str, details: Any) -> dict[str, Any]:
+    return {"error": error, "details": details}
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic's errors without the input (it may be a megabyte of essay) or internals."""
+    return [
+        {
+            "field": ".".join(str(part) for part in err["loc"]) or "body",
+            "message": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def service_unavailable(details: str) -> ApiError:
+    return ApiError(503, "Service unavailable", details)
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ApiError)
+    async def api_error(exc: ApiError):
+        return error_body(exc.error, exc.details), exc.status
+
+    @app.errorhandler(ValidationError)
+    async def validation_error(exc: ValidationError):
+        return error_body("Validation failed", field_errors(exc)), 400
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException):
+        headers = {}
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return error_body(exc.name, exc.description), exc.code or 500, headers
+
+    @app.errorhandler(RPCError)
+    async def temporal_error(exc: RPCError):
+        if exc.status in UNAVAILABLE_CODES:
+            log.warning("Temporal unavailable: %s", exc.message)
+            return error_body("Service unavailable", f"Temporal: {exc.message}"), 503
+        log.error("Temporal call failed: %s %s", exc.status, exc.message)
+        return error_body("Internal server error", "the workflow service failed"), 500
+
+    @app.errorhandler(Exception)
+    async def unexpected(exc: Exception):
+        # The lazy Temporal client raises a plain RuntimeError when it cannot connect.
+        if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
+            log.warning("Temporal unreachable: %s", exc)
+            return error_body("Service unavailable", "Temporal is unreachable"), 503
+        log.exception("unhandled error")
+        return error_body("Internal server error", "an unexpected error occurred"), 500

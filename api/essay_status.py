@@ -1,0 +1,72 @@
+"""An essay's status, read from its workflow: a query while it runs, its outcome once closed.
+
+A closed workflow is answered from its result or failure, which needs no worker; attempts and
+the last error of a step being retried come from the server's pending activities.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError, service_unavailable
+from api.temporal import rpc_timeout
+from workflows.essay import EssayWorkflow
+from workflows.models import EssayState, EssayStatus
+
+
+async def essay_status(handle: WorkflowHandle, essay_id: str) -> EssayStatus:
+    try:
+        description = await handle.describe(rpc_timeout=rpc_timeout())
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, "Not Found", f"no essay with id {essay_id}") from exc
+        raise
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        return await _running(handle, description)
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result(rpc_timeout=rpc_timeout())
+    return await _closed_without_result(handle, description, essay_id)
+
+
+async def _running(
+    handle: WorkflowHandle, description: WorkflowExecutionDescription
+) -> EssayStatus:
+    try:
+        status = await handle.query(EssayWorkflow.status, rpc_timeout=rpc_timeout())
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            raise service_unavailable("no worker answered the status query; retry shortly") from exc
+        raise
+    for pending in description.raw_description.pending_activities:
+        # attempt > 1 means at least one attempt failed: the step is being retried.
+        if pending.attempt > 1:
+            status.retrying_step = pending.activity_type.name
+            status.attempts = pending.attempt
+            status.last_error = pending.last_failure.message or None
+    return status
+
+
+async def _closed_without_result(
+    handle: WorkflowHandle, description: WorkflowExecutionDescription, essay_id: str
+) -> EssayStatus:
+    try:
+        await handle.result(rpc_timeout=rpc_timeout())
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "EssayFailed" and cause.details:
+            return EssayStatus.model_validate(cause.details[0])
+        memo = await description.memo()
+        return EssayStatus(
+            essay_id=essay_id,
+            state=EssayState.FAILED,
+            correlation_id=str(memo.get("correlation_id", "")),
+            error=f"workflow {description.status.name.lower()}: {cause or exc}",
+        )
+    raise ApiError(500, "Internal server error", "the essay's workflow closed in an unknown way")

@@ -1,0 +1,118 @@
+"""Single essays: `POST /v1/trigger-spellcheck` and `GET /v1/essays/<essay_id>/status`."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from quart import Blueprint, request
+from temporalio.client import WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.bodies import ClientId, check_id, read_model
+from api.correlation import current_correlation_id
+from api.errors import ApiError
+from api.essay_status import essay_status
+from api.temporal import rpc_timeout, settings, temporal
+from workflows.essay import EssayWorkflow
+from workflows.models import EssayInput
+
+essays = Blueprint("essays", __name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Fixed forever: the same Idempotency-Key must keep mapping to the same essay id.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("0b4f7d3e-2c71-5a0e-8f43-61d2a9c5e7b8")
+MAX_IDEMPOTENCY_KEY = 255
+
+
+class TriggerSpellcheckRequest(BaseModel):
+    # strict: a number is not a text; forbid: a misspelt field is an error, not silently dropped.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: str
+    essay_id: ClientId | None = None
+
+    @field_validator("text")
+    @classmethod
+    def not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text must contain at least one non-whitespace character")
+        return text
+
+
+def essay_workflow_id(essay_id: str) -> str:
+    return f"essay-{essay_id}"
+
+
+def _essay_id(body: TriggerSpellcheckRequest) -> str:
+    """The client's essay id, else one derived from the Idempotency-Key, else a new UUID."""
+    if body.essay_id:
+        return body.essay_id
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return str(uuid.uuid4())
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ApiError(
+            400,
+            "Validation failed",
+            [
+                {
+                    "field": IDEMPOTENCY_HEADER,
+                    "message": f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters",
+                    "type": "header",
+                }
+            ],
+        )
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, key))
+
+
+@essays.post("/v1/trigger-spellcheck")
+async def trigger_spellcheck():
+    body = await read_model(TriggerSpellcheckRequest)
+    essay_id = _essay_id(body)
+    correlation_id = current_correlation_id()
+    text_sha256 = hashlib.sha256(body.text.encode()).hexdigest()
+    workflow_id = essay_workflow_id(essay_id)
+    try:
+        await temporal().start_workflow(
+            EssayWorkflow.run,
+            EssayInput(essay_id=essay_id, text=body.text, correlation_id=correlation_id),
+            id=workflow_id,
+            task_queue=settings().temporal_task_queue,
+            # One workflow per essay id, ever (within retention): a retried POST finds it.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            memo={"correlation_id": correlation_id, "text_sha256": text_sha256},
+            static_summary=f"Spellcheck request for essay {essay_id}",
+            rpc_timeout=rpc_timeout(),
+        )
+    except WorkflowAlreadyStartedError:
+        existing = temporal().get_workflow_handle(workflow_id)
+        correlation_id = await _same_essay_or_conflict(existing, essay_id, text_sha256)
+    return (
+        {"message": "Spellcheck triggered", "essay_id": essay_id, "correlation_id": correlation_id},
+        202,
+        {"Location": f"/v1/essays/{essay_id}/status"},
+    )
+
+
+async def _same_essay_or_conflict(handle: WorkflowHandle, essay_id: str, text_sha256: str) -> str:
+    """A repeat of the same essay returns the original; a different text under its id is 409."""
+    memo = await (await handle.describe(rpc_timeout=rpc_timeout())).memo()
+    if memo.get("text_sha256") != text_sha256:
+        raise ApiError(
+            409,
+            "Conflict",
+            f"essay {essay_id} was already submitted with a different text",
+        )
+    return str(memo["correlation_id"])
+
+
+@essays.get("/v1/essays/<essay_id>/status")
+async def status(essay_id: str):
+    check_id("essay_id", essay_id)
+    handle = temporal().get_workflow_handle_for(EssayWorkflow.run, essay_workflow_id(essay_id))
+    result = await essay_status(handle, essay_id)
+    return result.model_dump(mode="json"), 200

@@ -1,0 +1,72 @@
+"""One typed settings object, read once from the environment.
+
+Variable names are the seed's (PORT, HOST, KAFKA_BOOTSTRAP_SERVERS, CONTENT_SERVICE_URL,
+LOG_LEVEL) plus the orchestrator's own. A bad value stops start-up with a message naming the
+variable, rather than failing later somewhere far from the cause.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """Raised when an environment variable holds a value the service cannot use."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # HTTP API (the seed's names)
+    host: str = "0.0.0.0"
+    port: int = Field(default=5000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # Largest request body the API reads; larger ones get 413 before any work is done.
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "essay-orchestrator"
+    # How long the API waits for Temporal before answering 503.
+    temporal_rpc_timeout_s: float = Field(default=5.0, gt=0)
+
+    # Content Service (HuleEdu's; the embedded content store speaks the same contract)
+    content_service_url: str = "http://localhost:8000/v1/content"
+    content_service_timeout_s: float = Field(default=10.0, gt=0)
+
+    # Kafka
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_topic: str = "essay.spellcheck.requested.v1"
+    # True for Apache Kafka; the embedded broker (Tansu) rejects InitProducerId, so `make dev`
+    # and the tests set it false.
+    kafka_enable_idempotence: bool = True
+    # A send that the broker does not acknowledge within this time fails, and Temporal retries
+    # the activity: keep it well below the publish activity's start-to-close timeout.
+    kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
+
+    # Worker
+    worker_graceful_shutdown_s: float = Field(default=10.0, ge=0)
+
+
+def load_settings() -> Settings:
+    """Read the environment, turning a validation error into one message per bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f" (got {err.get('input')!r})"
+            for err in exc.errors(include_url=False)
+        )
+        raise SettingsError(f"invalid setting(s): {problems}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use."""
+    return load_settings()

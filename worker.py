@@ -1,0 +1,108 @@
+"""The Temporal worker: runs the workflows and their activities until SIGTERM or SIGINT.
+
+One pooled httpx client and one Kafka producer serve every activity in this process; both are
+opened before the worker polls and closed after it has drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.content import ContentActivities
+from activities.events import EventActivities
+from activities.kafka import IdempotenceRejected, KafkaPublisher
+from logging_setup import configure_logging
+from settings import Settings, SettingsError, get_settings
+from temporal_client import connect
+from workflows.essay import EssayWorkflow
+
+log = logging.getLogger("worker")
+
+WORKFLOWS: Sequence[type] = (EssayWorkflow,)
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=settings.content_service_timeout_s,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
+def build_worker(
+    client: Client, settings: Settings, http: httpx.AsyncClient, publisher: KafkaPublisher
+) -> Worker:
+    content = ContentActivities(http, settings.content_service_url)
+    events = EventActivities(publisher, settings.kafka_topic)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=list(WORKFLOWS),
+        activities=[content.store_essay, events.publish_event],
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
+    )
+
+
+async def connect_with_retry(settings: Settings) -> Client:
+    """Wait for Temporal instead of crashing, so start order does not matter."""
+    delay = 1.0
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError as exc:
+            log.warning(
+                "Temporal at %s unreachable (%s); retrying in %.0f s",
+                settings.temporal_address,
+                exc,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def run(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    client = await connect_with_retry(settings)
+    publisher = KafkaPublisher(settings)
+    async with build_http_client(settings) as http:
+        try:
+            await publisher.check_at_startup()
+            async with build_worker(client, settings, http, publisher):
+                log.info(
+                    "worker polling task queue %s on %s",
+                    settings.temporal_task_queue,
+                    settings.temporal_address,
+                )
+                await stop.wait()
+                log.info("stopping: finishing running activities")
+        finally:
+            await publisher.close()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        sys.exit(f"worker: {exc}")
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run(settings))
+    except IdempotenceRejected as exc:
+        sys.exit(f"worker: {exc}")
+
+
+if __name__ == "__main__":
+    main()

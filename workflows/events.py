@@ -1,0 +1,122 @@
+"""The `essay.spellcheck.requested.v1` event: the seed's shape plus a deterministic event id.
+
+Dependency-free (pydantic only) so the API, the workflows and the activities share one model.
+Run `python -m workflows.events` to print its JSON Schema (committed under schemas/).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+EVENT_TYPE = "huleedu.essay.spellcheck.requested.v1"
+TOPIC = "essay.spellcheck.requested.v1"
+SOURCE_SERVICE = "huleedu-batch-service"
+# Fixed forever: changing it would change every event id and defeat consumers' deduplication.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c3c9e-5a8e-5d0b-9a57-2c1a8e0f4b11")
+
+
+def event_id_for(essay_id: str, batch_id: str | None = None) -> uuid.UUID:
+    """The same essay always gets the same id, so a retried publish can be dropped downstream.
+
+    The batch id is part of the name so two batches that reuse a client essay id differ.
+    """
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{batch_id or ''}/{essay_id}:{TOPIC}")
+
+
+def _parent_id_is_optional(schema: dict) -> None:
+    # The body is written with exclude_none, so parent_id is either a string or absent.
+    schema["required"].remove("parent_id")
+    schema["properties"]["parent_id"].pop("default", None)
+
+
+class EntityRef(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra=_parent_id_is_optional,
+    )
+
+    entity_id: str
+    entity_type: Literal["essay"] = "essay"
+    # Set for essays of a batch only; omitted (not null) for single essays, as HuleEdu's
+    # EntityReference does.
+    parent_id: str | SkipJsonSchema[None] = None
+
+
+class SystemMetadata(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
+
+    timestamp: AwareDatetime  # ISO 8601, UTC
+    correlation_id: str
+
+
+class SpellcheckRequestedEvent(BaseModel):
+    """One message per essay on the `essay.spellcheck.requested.v1` topic."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="EssaySpellcheckRequestedV1",
+        json_schema_serialization_defaults_required=True,
+    )
+
+    event_id: uuid.UUID
+    event: Literal["huleedu.essay.spellcheck.requested.v1"] = EVENT_TYPE
+    entity_ref: EntityRef
+    status: Literal["pending_spellcheck"] = "pending_spellcheck"
+    system_metadata: SystemMetadata
+    text_storage_id: str = Field(min_length=1)
+
+    @classmethod
+    def for_essay(
+        cls,
+        *,
+        essay_id: str,
+        text_storage_id: str,
+        correlation_id: str,
+        timestamp: datetime,
+        batch_id: str | None = None,
+    ) -> SpellcheckRequestedEvent:
+        return cls(
+            event_id=event_id_for(essay_id, batch_id),
+            entity_ref=EntityRef(entity_id=essay_id, parent_id=batch_id),
+            system_metadata=SystemMetadata(timestamp=timestamp, correlation_id=correlation_id),
+            text_storage_id=text_storage_id,
+        )
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka message key: the essay id, UTF-8."""
+        return self.entity_ref.entity_id.encode()
+
+    def to_bytes(self) -> bytes:
+        """The message body; `exclude_none` drops `parent_id` for single essays."""
+        return self.model_dump_json(exclude_none=True).encode()
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """HuleEdu's header-first convention: consumers route and deduplicate unparsed."""
+        return [
+            ("event_id", str(self.event_id).encode()),
+            ("event_type", self.event.encode()),
+            ("correlation_id", self.system_metadata.correlation_id.encode()),
+            ("source_service", SOURCE_SERVICE.encode()),
+        ]
+
+
+def json_schema_text() -> str:
+    """The committed schema file's exact text."""
+    schema = SpellcheckRequestedEvent.model_json_schema(mode="serialization")
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(json_schema_text(), end="")
