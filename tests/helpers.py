@@ -1,0 +1,95 @@
+"""Small helpers shared by the tests: waiting on conditions, reading the topic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from temporalio.client import Client, WorkflowExecutionStatus
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[Any]],
+    *,
+    timeout_s: float,
+    what: str,
+    interval_s: float = 0.1,
+) -> Any:
+    """Poll `condition` until it returns something truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}")
+        await asyncio.sleep(interval_s)
+
+
+async def pending_attempts(client: Client, workflow_id: str) -> int:
+    """The highest attempt number among the workflow's pending activities (0 if none)."""
+    description = await client.get_workflow_handle(workflow_id).describe()
+    return max((p.attempt for p in description.raw_description.pending_activities), default=0)
+
+
+async def workflow_status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
+    return (await client.get_workflow_handle(workflow_id).describe()).status
+
+
+@dataclass
+class Received:
+    key: bytes
+    value: bytes
+    headers: dict[str, bytes]
+    offset: int
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.value)
+
+
+@dataclass
+class TopicReader:
+    """Reads a topic from the beginning, keeping every message, for assertions."""
+
+    bootstrap: str
+    topic: str
+    messages: list[Received] = field(default_factory=list)
+    _consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> TopicReader:
+        self._consumer = AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._consumer is not None
+        await self._consumer.stop()
+
+    async def read_until(self, count: int, timeout_s: float) -> list[Received]:
+        """Collect messages until at least `count` have arrived in total."""
+        assert self._consumer is not None
+        deadline = time.monotonic() + timeout_s
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"only {len(self.messages)} of {count} messages on {self.topic} "
+                    f"after {timeout_s:g}s"
+                )
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for r in records:
+                    self.messages.append(
+                        Received(r.key, r.value, {k: v for k, v in r.headers}, r.offset)
+                    )
+        return self.messages

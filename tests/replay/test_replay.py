@@ -1,0 +1,29 @@
+"""Replay every committed history against today's workflow code.
+
+A change that makes a workflow take a different path for an old history (a non-determinism
+error) fails here, before it reaches a running workflow. Such changes go through
+`workflow.patched`; until the first tagged release histories may be re-recorded instead
+(`make histories`).
+"""
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from worker import WORKFLOWS
+
+HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+
+
+def test_there_are_histories_to_replay() -> None:
+    assert {p.stem for p in HISTORIES} >= {"essay_published", "essay_rejected"}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())  # noqa: ASYNC240 (tiny file)
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)

@@ -1,0 +1,91 @@
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from workflows.events import (
+    EVENT_TYPE,
+    SpellcheckRequestedEvent,
+    event_id_for,
+    json_schema_text,
+)
+
+SCHEMA_FILE = Path(__file__).parents[2] / "schemas" / "essay.spellcheck.requested.v1.schema.json"
+NOW = datetime(2025, 5, 25, 12, 0, tzinfo=UTC)
+
+
+def make(batch_id: str | None = None) -> SpellcheckRequestedEvent:
+    return SpellcheckRequestedEvent.for_essay(
+        essay_id="essay_123",
+        text_storage_id="a" * 32,
+        correlation_id="corr_123",
+        timestamp=NOW,
+        batch_id=batch_id,
+    )
+
+
+def test_committed_schema_matches_the_model() -> None:
+    assert SCHEMA_FILE.read_text() == json_schema_text(), (
+        "the event model and schemas/ drifted: run `make schema` and review the diff"
+    )
+
+
+def test_single_essay_body_is_the_seeds_shape_plus_event_id() -> None:
+    body = json.loads(make().to_bytes())
+    assert body == {
+        "event_id": str(event_id_for("essay_123")),
+        "event": EVENT_TYPE,
+        "entity_ref": {"entity_id": "essay_123", "entity_type": "essay"},
+        "status": "pending_spellcheck",
+        "system_metadata": {"timestamp": "2025-05-25T12:00:00Z", "correlation_id": "corr_123"},
+        "text_storage_id": "a" * 32,
+    }
+
+
+def test_batch_essay_carries_parent_id() -> None:
+    body = json.loads(make(batch_id="b1").to_bytes())
+    assert body["entity_ref"] == {
+        "entity_id": "essay_123",
+        "entity_type": "essay",
+        "parent_id": "b1",
+    }
+
+
+def test_event_id_is_deterministic_and_scoped_by_batch() -> None:
+    assert make().event_id == make().event_id
+    assert event_id_for("e1") == uuid.uuid5(
+        uuid.UUID("6f1c3c9e-5a8e-5d0b-9a57-2c1a8e0f4b11"), "/e1:essay.spellcheck.requested.v1"
+    )
+    assert event_id_for("e1", "b1") != event_id_for("e1", "b2") != event_id_for("e1")
+
+
+def test_headers_follow_header_first_convention() -> None:
+    event = make()
+    assert dict(event.headers()) == {
+        "event_id": str(event.event_id).encode(),
+        "event_type": EVENT_TYPE.encode(),
+        "correlation_id": b"corr_123",
+        "source_service": b"huleedu-batch-service",
+    }
+    assert event.key == b"essay_123"
+
+
+def test_no_other_fields_and_body_round_trips() -> None:
+    body = json.loads(make().to_bytes())
+    assert SpellcheckRequestedEvent.model_validate(body) == make()
+    with pytest.raises(ValidationError):
+        SpellcheckRequestedEvent.model_validate({**body, "extra": 1})
+    with pytest.raises(ValidationError):
+        SpellcheckRequestedEvent.model_validate({**body, "status": "done"})
+
+
+def test_schema_requires_every_field_but_parent_id() -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == set(json.loads(make().to_bytes()))
+    entity_ref = schema["$defs"]["EntityRef"]
+    assert "parent_id" not in entity_ref["required"]
+    assert entity_ref["properties"]["parent_id"] == {"title": "Parent Id", "type": "string"}
