@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -102,6 +103,12 @@ def main() -> None:
         asyncio.run(run(settings))
     except IdempotenceRejected as exc:
         sys.exit(f"worker: {exc}")
+    # The SDK's Rust threads can touch the interpreter while it finalizes and abort a worker
+    # that already stopped cleanly (temporalio/sdk-python#300): skip finalization instead.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,20 @@ class EventActivities:
         event = inp.event
         try:
             producer = await self._publisher.producer()
-            metadata = await producer.send_and_wait(
-                self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
-            )
         except IdempotenceRejected as exc:
             # Still retryable: once the operator fixes the setting and restarts the worker,
             # the essay goes out; failing it here would lose it.
             raise ApplicationError(str(exc), type="KafkaMisconfigured") from exc
         except KafkaError as exc:
+            raise ApplicationError(
+                f"Kafka unreachable: {type(exc).__name__}: {exc}", type=BROKER_UNAVAILABLE
+            ) from exc
+        try:
+            metadata = await producer.send_and_wait(
+                self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
+            )
+        except KafkaError as exc:
+            self._publisher.discard(producer)
             raise ApplicationError(
                 f"Kafka did not acknowledge the event: {type(exc).__name__}: {exc}",
                 type=BROKER_UNAVAILABLE,

@@ -22,13 +22,17 @@ class KafkaPublisher:
 
     aiokafka's `start()` fails while the broker is down and a failed producer cannot be started
     again, so the producer is built and started on first use, and rebuilt after a failed start.
-    Once started, it reconnects by itself when the broker comes back.
+    After a failed send the producer is discarded too: its cached metadata may describe a
+    broker that has since restarted, and the embedded broker (Tansu, memory only) acknowledges
+    writes to a topic it no longer has. A fresh producer asks for the topic's metadata first,
+    which recreates the topic before anything is written.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def _build(self) -> AIOKafkaProducer:
         s = self._settings
@@ -64,6 +68,18 @@ class KafkaPublisher:
                 self._producer = producer
         return self._producer
 
+    def discard(self, producer: AIOKafkaProducer) -> None:
+        """Drop `producer` after a failed send (unless another call already replaced it).
+
+        Stopping waits for its pending sends to expire, so it runs in the background.
+        """
+        if self._producer is not producer:
+            return
+        self._producer = None
+        task = asyncio.create_task(producer.stop())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def check_at_startup(self) -> None:
         """Fail fast on a misconfiguration; only warn when the broker is merely down."""
         try:
@@ -81,3 +97,4 @@ class KafkaPublisher:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+        await asyncio.gather(*self._closing, return_exceptions=True)
