@@ -49,11 +49,13 @@ class ContentActivities:
                 },
             )
         except httpx.TransportError as exc:
-            # Connection refused, DNS, timeouts: the service may come back, so retry.
+            # Connection refused, DNS, timeouts: the service may come back, so retry. No chained
+            # cause: the server keeps only ~4 KB of a pending activity's last failure, and the
+            # transport's traceback alone is larger (the status would say "exceeds size limit").
             raise ApplicationError(
                 f"Content Service unreachable: {type(exc).__name__}: {exc}",
                 type=CONTENT_UNAVAILABLE,
-            ) from exc
+            ) from None
 
         status = response.status_code
         if status >= 500 or status in RETRYABLE_4XX:
@@ -81,12 +83,12 @@ def _storage_id(response: httpx.Response) -> str:
     # keeps the essay until it is fixed, where failing it would lose the essay.
     try:
         storage_id = response.json()["storage_id"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError):
         raise ApplicationError(
             f"Content Service answered {response.status_code} without a storage_id: "
             f"{_excerpt(response)}",
             type=CONTENT_UNAVAILABLE,
-        ) from exc
+        ) from None
     if not isinstance(storage_id, str) or not STORAGE_ID.match(storage_id):
         raise ApplicationError(
             f"Content Service returned a malformed storage_id: {storage_id!r}",

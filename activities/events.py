@@ -29,17 +29,18 @@ class EventActivities:
         except KafkaError as exc:
             raise ApplicationError(
                 f"Kafka unreachable: {type(exc).__name__}: {exc}", type=BROKER_UNAVAILABLE
-            ) from exc
+            ) from None
         try:
             metadata = await producer.send_and_wait(
                 self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
             )
         except KafkaError as exc:
             self._publisher.discard(producer)
+            # No chained cause, so the failure stays within what the server keeps (~4 KB).
             raise ApplicationError(
                 f"Kafka did not acknowledge the event: {type(exc).__name__}: {exc}",
                 type=BROKER_UNAVAILABLE,
-            ) from exc
+            ) from None
         activity.logger.info(
             "published event",
             extra={

@@ -78,13 +78,31 @@ class TopicReader:
 
     async def read_until(self, count: int, timeout_s: float) -> list[Received]:
         """Collect messages until at least `count` have arrived in total."""
+        await self._read_while(lambda: len(self.messages) < count, timeout_s, f"{count} messages")
+        return self.messages
+
+    async def read_keys(self, keys: set[bytes], timeout_s: float) -> dict[bytes, Received]:
+        """Collect messages until one has arrived for every key; the first of each key wins."""
+
+        def missing() -> bool:
+            return not keys <= {m.key for m in self.messages}
+
+        await self._read_while(missing, timeout_s, f"messages for {len(keys)} keys")
+        first: dict[bytes, Received] = {}
+        for m in self.messages:
+            first.setdefault(m.key, m)
+        return first
+
+    async def _read_while(
+        self, unfinished: Callable[[], bool], timeout_s: float, what: str
+    ) -> None:
         assert self._consumer is not None
         deadline = time.monotonic() + timeout_s
-        while len(self.messages) < count:
+        while unfinished():
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"only {len(self.messages)} of {count} messages on {self.topic} "
-                    f"after {timeout_s:g}s"
+                    f"{len(self.messages)} messages on {self.topic} after {timeout_s:g}s, "
+                    f"still waiting for {what}"
                 )
             batches = await self._consumer.getmany(timeout_ms=200)
             for records in batches.values():
@@ -92,4 +110,3 @@ class TopicReader:
                     self.messages.append(
                         Received(r.key, r.value, {k: v for k, v in r.headers}, r.offset)
                     )
-        return self.messages
