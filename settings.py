@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # Largest request body the API reads; larger ones get 413 before any work is done.
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Batch requests carry many essays: a page of up to MAX_BATCH_ESSAYS essays within this.
+    max_batch_request_bytes: int = Field(default=4 * 1_048_576, ge=1024)
+    max_batch_essays: int = Field(default=500, ge=1, le=2000)
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -38,6 +41,8 @@ class Settings(BaseSettings):
     # Content Service (HuleEdu's; the embedded content store speaks the same contract)
     content_service_url: str = "http://localhost:8000/v1/content"
     content_service_timeout_s: float = Field(default=10.0, gt=0)
+    # Requests to the Content Service in flight at once, per worker process.
+    content_service_concurrency: int = Field(default=32, ge=1, le=1000)
 
     # Kafka
     kafka_bootstrap_servers: str = "localhost:9092"

@@ -24,11 +24,13 @@ from activities.kafka import IdempotenceRejected, KafkaPublisher
 from logging_setup import configure_logging
 from settings import Settings, SettingsError, get_settings
 from temporal_client import connect
+from workflows.batch import BatchWorkflow
+from workflows.chunk import ChunkWorkflow
 from workflows.essay import EssayWorkflow
 
 log = logging.getLogger("worker")
 
-WORKFLOWS: Sequence[type] = (EssayWorkflow,)
+WORKFLOWS: Sequence[type] = (EssayWorkflow, BatchWorkflow, ChunkWorkflow)
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -41,13 +43,20 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
 def build_worker(
     client: Client, settings: Settings, http: httpx.AsyncClient, publisher: KafkaPublisher
 ) -> Worker:
-    content = ContentActivities(http, settings.content_service_url)
+    content = ContentActivities(
+        http, settings.content_service_url, settings.content_service_concurrency
+    )
     events = EventActivities(publisher, settings.kafka_topic)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
-        activities=[content.store_essay, events.publish_event],
+        activities=[
+            content.store_essay,
+            content.store_chunk,
+            events.publish_event,
+            events.publish_chunk,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -9,6 +10,8 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.progress import run_all_heartbeating
+from workflows.batch_models import STORE_CHUNK, EssayText, StoreChunkInput, StoreChunkResult
 from workflows.models import STORE_ESSAY, StoredEssay, StoreEssayInput
 
 STORAGE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -33,30 +36,78 @@ def _excerpt(response: httpx.Response) -> str:
 
 
 class ContentActivities:
-    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+    """Stores texts through one pooled client, at most `concurrency` requests at a time."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, concurrency: int = 32) -> None:
         self._http = http
         self._url = url
+        self._slots = asyncio.Semaphore(concurrency)
 
     @activity.defn(name=STORE_ESSAY)
     async def store_essay(self, inp: StoreEssayInput) -> StoredEssay:
-        try:
-            response = await self._http.post(
-                self._url,
-                content=inp.text.encode(),
-                headers={
-                    "Content-Type": "text/plain; charset=utf-8",
-                    "X-Correlation-ID": inp.correlation_id,
-                },
-            )
-        except httpx.TransportError as exc:
-            # Connection refused, DNS, timeouts: the service may come back, so retry. No chained
-            # cause: the server keeps only ~4 KB of a pending activity's last failure, and the
-            # transport's traceback alone is larger (the status would say "exceeds size limit").
-            raise ApplicationError(
-                f"Content Service unreachable: {type(exc).__name__}: {exc}",
-                type=CONTENT_UNAVAILABLE,
-            ) from None
+        storage_id = await self._store(inp.text, inp.correlation_id)
+        activity.logger.info(
+            "stored essay", extra={"essay_id": inp.essay_id, "storage_id": storage_id}
+        )
+        return StoredEssay(storage_id=storage_id)
 
+    @activity.defn(name=STORE_CHUNK)
+    async def store_chunk(self, inp: StoreChunkInput) -> StoreChunkResult:
+        """Store every essay of a chunk; return those stored and those rejected.
+
+        Essays that hit a transient error are left out, for the workflow to retry. Only when
+        none got through does the activity fail, so Temporal's backoff applies.
+        """
+        result = StoreChunkResult()
+        transient: list[ApplicationError] = []
+
+        async def store_one(essay: EssayText) -> None:
+            try:
+                result.stored[essay.essay_id] = await self._store(essay.text, inp.correlation_id)
+            except ApplicationError as exc:
+                if exc.non_retryable:
+                    result.rejected[essay.essay_id] = exc.message
+                else:
+                    transient.append(exc)
+
+        await run_all_heartbeating(store_one(e) for e in inp.essays)
+        if transient and not (result.stored or result.rejected):
+            raise ApplicationError(
+                f"stored none of {len(inp.essays)} essays: {transient[0].message}",
+                type=CONTENT_UNAVAILABLE,
+                next_retry_delay=transient[0].next_retry_delay,
+            )
+        activity.logger.info(
+            "stored chunk",
+            extra={
+                "batch_id": inp.batch_id,
+                "chunk": inp.chunk_number,
+                "stored": len(result.stored),
+                "rejected": len(result.rejected),
+                "to_retry": len(transient),
+            },
+        )
+        return result
+
+    async def _store(self, text: str, correlation_id: str) -> str:
+        async with self._slots:
+            try:
+                response = await self._http.post(
+                    self._url,
+                    content=text.encode(),
+                    headers={
+                        "Content-Type": "text/plain; charset=utf-8",
+                        "X-Correlation-ID": correlation_id,
+                    },
+                )
+            except httpx.TransportError as exc:
+                # Connection refused, DNS, timeouts: the service may come back, so retry. No
+                # chained cause: the server keeps only ~4 KB of a pending activity's last
+                # failure, and the transport's traceback alone is larger.
+                raise ApplicationError(
+                    f"Content Service unreachable: {type(exc).__name__}: {exc}",
+                    type=CONTENT_UNAVAILABLE,
+                ) from None
         status = response.status_code
         if status >= 500 or status in RETRYABLE_4XX:
             raise ApplicationError(
@@ -70,12 +121,7 @@ class ContentActivities:
                 type=CONTENT_REJECTED,
                 non_retryable=True,
             )
-        storage_id = _storage_id(response)
-        activity.logger.info(
-            "stored essay",
-            extra={"essay_id": inp.essay_id, "storage_id": storage_id},
-        )
-        return StoredEssay(storage_id=storage_id)
+        return _storage_id(response)
 
 
 def _storage_id(response: httpx.Response) -> str:

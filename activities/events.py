@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.kafka import IdempotenceRejected, KafkaPublisher
+from activities.progress import run_all_heartbeating
+from workflows.batch_models import PUBLISH_CHUNK, PublishChunkInput, PublishChunkResult
+from workflows.events import SpellcheckRequestedEvent
 from workflows.models import PUBLISH_SPELLCHECK_REQUESTED, PublishedEvent, PublishEventInput
 
 BROKER_UNAVAILABLE = "BrokerUnavailable"
@@ -20,16 +24,7 @@ class EventActivities:
     @activity.defn(name=PUBLISH_SPELLCHECK_REQUESTED)
     async def publish_event(self, inp: PublishEventInput) -> PublishedEvent:
         event = inp.event
-        try:
-            producer = await self._publisher.producer()
-        except IdempotenceRejected as exc:
-            # Still retryable: once the operator fixes the setting and restarts the worker,
-            # the essay goes out; failing it here would lose it.
-            raise ApplicationError(str(exc), type="KafkaMisconfigured") from exc
-        except KafkaError as exc:
-            raise ApplicationError(
-                f"Kafka unreachable: {type(exc).__name__}: {exc}", type=BROKER_UNAVAILABLE
-            ) from None
+        producer = await self._producer()
         try:
             metadata = await producer.send_and_wait(
                 self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
@@ -54,3 +49,47 @@ class EventActivities:
         return PublishedEvent(
             topic=metadata.topic, partition=metadata.partition, offset=metadata.offset
         )
+
+    @activity.defn(name=PUBLISH_CHUNK)
+    async def publish_chunk(self, inp: PublishChunkInput) -> PublishChunkResult:
+        """Send a chunk's events together; return the essays whose event the broker acknowledged.
+
+        Sends are batched by the producer, so a chunk costs a few round trips, not one per
+        essay. Only when nothing was acknowledged does the activity fail (and back off).
+        """
+        producer = await self._producer()
+        result = PublishChunkResult()
+        errors: list[BaseException] = []
+
+        async def send_one(event: SpellcheckRequestedEvent) -> None:
+            try:
+                await producer.send_and_wait(
+                    self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
+                )
+                result.published.append(event.entity_ref.entity_id)
+            except KafkaError as exc:
+                errors.append(exc)
+
+        await run_all_heartbeating(send_one(e) for e in inp.events)
+        if errors:
+            self._publisher.discard(producer)
+            if not result.published:
+                first = errors[0]
+                raise ApplicationError(
+                    f"Kafka acknowledged none of {len(inp.events)} events: "
+                    f"{type(first).__name__}: {first}",
+                    type=BROKER_UNAVAILABLE,
+                ) from None
+        return result
+
+    async def _producer(self) -> AIOKafkaProducer:
+        try:
+            return await self._publisher.producer()
+        except IdempotenceRejected as exc:
+            # Still retryable: once the operator fixes the setting and restarts the worker,
+            # the essay goes out; failing it here would lose it.
+            raise ApplicationError(str(exc), type="KafkaMisconfigured") from exc
+        except KafkaError as exc:
+            raise ApplicationError(
+                f"Kafka unreachable: {type(exc).__name__}: {exc}", type=BROKER_UNAVAILABLE
+            ) from None

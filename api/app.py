@@ -1,4 +1,4 @@
-"""The API's app factory: `hypercorn "api.app:create_app()" -c hypercorn_config.py`."""
+"""The API's app factory: `hypercorn "api.app:create_app()" -c file:hypercorn_config.py`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from quart import Quart
 from temporalio.client import Client
 
+from api.batches import batches
 from api.correlation import register_correlation
 from api.errors import register_error_handlers
 from api.essays import essays
@@ -25,12 +26,16 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     if temporal_client is None:
         configure_logging(settings.log_level)
     app = Quart(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # The largest any route accepts; each route applies its own, smaller or equal, limit.
+    app.config["MAX_CONTENT_LENGTH"] = max(
+        settings.max_request_bytes, settings.max_batch_request_bytes
+    )
     app.extensions["settings"] = settings
     register_correlation(app)
     register_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(essays)
+    app.register_blueprint(batches)
 
     @app.before_serving
     async def connect_temporal() -> None:

@@ -36,7 +36,7 @@ def check_id(kind: str, value: str) -> str:
     return value
 
 
-async def read_json() -> Any:
+async def read_json(max_bytes: int) -> Any:
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise ApiError(
@@ -44,7 +44,12 @@ async def read_json() -> Any:
             "Unsupported media type",
             f"send the body as application/json (got {mimetype or 'no Content-Type'})",
         )
-    raw = await request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
+    too_large = ApiError(413, "Request entity too large", f"the body exceeds {max_bytes} bytes")
+    if (request.content_length or 0) > max_bytes:
+        raise too_large
+    raw = await request.get_data(cache=False)  # the app-wide MAX_CONTENT_LENGTH also applies
+    if len(raw) > max_bytes:
+        raise too_large
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -55,8 +60,8 @@ async def read_json() -> Any:
         ) from exc
 
 
-async def read_model(model: type[Model]) -> Model:
-    data = await read_json()
+async def read_model(model: type[Model], max_bytes: int) -> Model:
+    data = await read_json(max_bytes)
     if not isinstance(data, dict):
         raise ApiError(
             400,

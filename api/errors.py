@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from quart import Quart
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.exceptions import HTTPException
 
@@ -71,6 +72,12 @@ def register_error_handlers(app: Quart) -> None:
             return error_body("Service unavailable", f"Temporal: {exc.message}"), 503
         log.error("Temporal call failed: %s %s", exc.status, exc.message)
         return error_body("Internal server error", "the workflow service failed"), 500
+
+    @app.errorhandler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def update_timed_out(exc: WorkflowUpdateRPCTimeoutOrCancelledError):
+        # No worker took the update in time (all busy, or none running): worth a retry.
+        log.warning("update not answered in time: %s", exc)
+        return error_body("Service unavailable", "the batch did not answer in time; retry"), 503
 
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception):

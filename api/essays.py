@@ -17,6 +17,7 @@ from api.errors import ApiError
 from api.essay_status import essay_status
 from api.temporal import rpc_timeout, settings, temporal
 from workflows.essay import EssayWorkflow
+from workflows.ids import essay_search_attributes, essay_workflow_id
 from workflows.models import EssayInput
 
 essays = Blueprint("essays", __name__)
@@ -40,10 +41,6 @@ class TriggerSpellcheckRequest(BaseModel):
         if not text.strip():
             raise ValueError("text must contain at least one non-whitespace character")
         return text
-
-
-def essay_workflow_id(essay_id: str) -> str:
-    return f"essay-{essay_id}"
 
 
 def _essay_id(body: TriggerSpellcheckRequest) -> str:
@@ -70,7 +67,7 @@ def _essay_id(body: TriggerSpellcheckRequest) -> str:
 
 @essays.post("/v1/trigger-spellcheck")
 async def trigger_spellcheck():
-    body = await read_model(TriggerSpellcheckRequest)
+    body = await read_model(TriggerSpellcheckRequest, settings().max_request_bytes)
     essay_id = _essay_id(body)
     correlation_id = current_correlation_id()
     text_sha256 = hashlib.sha256(body.text.encode()).hexdigest()
@@ -85,6 +82,7 @@ async def trigger_spellcheck():
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             memo={"correlation_id": correlation_id, "text_sha256": text_sha256},
+            search_attributes=essay_search_attributes(essay_id),
             static_summary=f"Spellcheck request for essay {essay_id}",
             rpc_timeout=rpc_timeout(),
         )

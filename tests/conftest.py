@@ -29,6 +29,7 @@ from devstack.components import (
     free_port,
 )
 from settings import Settings
+from workflows.ids import SEARCH_ATTRIBUTES
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 HOST = "127.0.0.1"
@@ -51,6 +52,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(SCRIPTS / "temporal"),
         ip=HOST,
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     yield env
     await env.shutdown()

@@ -22,6 +22,7 @@ class EssayState(StrEnum):
     STORED = "stored"  # the text has a storage id; the event is not yet acknowledged
     PUBLISHED = "published"  # the broker acknowledged the event
     FAILED = "failed"  # a step failed in a way a retry cannot fix
+    CANCELLED = "cancelled"  # its batch was cancelled before the event went out
 
 
 class EssayInput(BaseModel):

@@ -1,0 +1,113 @@
+"""Turning a request's essays into a page: ids, a digest, and chunks of bounded size."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from api.bodies import ClientId
+from workflows.batch_models import CHUNK_MAX_ESSAYS, CHUNK_MAX_TEXT_BYTES, EssayText
+
+# Fixed forever: a retried page must get the same generated essay ids.
+ESSAY_ID_NAMESPACE = uuid.UUID("3c9a4f8e-7b21-5d6c-9e0f-1a2b3c4d5e6f")
+MAX_ESSAY_TEXT_BYTES = CHUNK_MAX_TEXT_BYTES
+MAX_METADATA_BYTES = 8192
+
+
+class EssayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: str
+    essay_id: ClientId | None = None
+
+    @field_validator("text")
+    @classmethod
+    def text_is_usable(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text must contain at least one non-whitespace character")
+        if len(text.encode()) > MAX_ESSAY_TEXT_BYTES:
+            raise ValueError(f"text must be at most {MAX_ESSAY_TEXT_BYTES} bytes of UTF-8")
+        return text
+
+
+class PageIn(BaseModel):
+    """`POST /v1/batch/{id}/essays`: more essays for a batch not yet triggered."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    essays: list[EssayIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def client_ids_unique(self) -> PageIn:
+        ids = [e.essay_id for e in self.essays if e.essay_id]
+        if len(ids) != len(set(ids)):
+            raise ValueError("essay_id values must be unique within the batch")
+        return self
+
+
+class BatchIn(PageIn):
+    """`POST /v1/batch`: a new batch and its first essays."""
+
+    batch_id: ClientId | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def metadata_is_small(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(metadata).encode()) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
+        return metadata
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Page:
+    digest: str
+    essays: list[EssayText]
+    chunks: list[list[EssayText]]
+    client_essay_ids: list[str]
+
+    @property
+    def essay_ids(self) -> list[str]:
+        return [e.essay_id for e in self.essays]
+
+
+def plan_page(batch_id: str, essays: list[EssayIn]) -> Page:
+    """Ids for every essay (a client's own, else derived from the page so a retry gets the same)
+    and chunks of at most CHUNK_MAX_ESSAYS essays and CHUNK_MAX_TEXT_BYTES of text."""
+    page_digest = digest([[e.essay_id, e.text] for e in essays])
+    with_ids = [
+        EssayText(
+            essay_id=e.essay_id
+            or str(uuid.uuid5(ESSAY_ID_NAMESPACE, f"{batch_id}/{page_digest}/{i}")),
+            text=e.text,
+        )
+        for i, e in enumerate(essays)
+    ]
+    chunks: list[list[EssayText]] = []
+    size = 0
+    for essay in with_ids:
+        essay_bytes = len(essay.text.encode())
+        if (
+            not chunks
+            or len(chunks[-1]) >= CHUNK_MAX_ESSAYS
+            or size + essay_bytes > CHUNK_MAX_TEXT_BYTES
+        ):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(essay)
+        size += essay_bytes
+    return Page(
+        digest=page_digest,
+        essays=with_ids,
+        chunks=chunks,
+        client_essay_ids=[e.essay_id for e in essays if e.essay_id],
+    )

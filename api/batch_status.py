@@ -1,0 +1,191 @@
+"""A batch's status: counts and backlog from the parent, a page of essays from its chunks.
+
+Running workflows answer queries; closed ones are read from their results, which needs no
+worker. The cost is one parent and at most two chunk look-ups, whatever the batch's size.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
+from temporalio.service import RPCError, RPCStatusCode
+from werkzeug.datastructures import MultiDict
+
+from api.errors import ApiError, service_unavailable
+from api.temporal import rpc_timeout, temporal
+from workflows.batch import BatchWorkflow
+from workflows.batch_models import (
+    STORE_CHUNK,
+    BatchState,
+    BatchStatus,
+    ChunkRef,
+    EssayCounts,
+    EssayEntry,
+)
+from workflows.chunk import ChunkWorkflow
+from workflows.ids import batch_workflow_id, chunk_workflow_id
+from workflows.models import EssayState
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+
+def page_params(args: MultiDict) -> tuple[int, int]:
+    def number(name: str, default: int, low: int, high: int) -> int:
+        raw = args.get(name, str(default))
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise ApiError(
+                400,
+                "Validation failed",
+                [
+                    {
+                        "field": name,
+                        "message": f"{name} must be a whole number from {low} to {high}",
+                        "type": "query_parameter",
+                    }
+                ],
+            )
+        return int(raw)
+
+    return number("offset", 0, 0, 10**9), number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+
+
+async def _describe_or_404(handle: WorkflowHandle, what: str) -> WorkflowExecutionDescription:
+    try:
+        return await handle.describe(rpc_timeout=rpc_timeout())
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, "Not Found", f"no {what}") from None
+        raise
+
+
+async def closed_batch_or_404(batch_id: str) -> WorkflowExecutionDescription:
+    handle = temporal().get_workflow_handle(batch_workflow_id(batch_id))
+    return await _describe_or_404(handle, f"batch with id {batch_id}")
+
+
+async def _query(handle: WorkflowHandle, query):
+    try:
+        return await handle.query(query, rpc_timeout=rpc_timeout())
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            raise service_unavailable(
+                "no worker answered the status query; retry shortly"
+            ) from None
+        raise
+
+
+async def _parent_status(batch_id: str) -> BatchStatus:
+    handle = temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
+    description = await _describe_or_404(handle, f"batch with id {batch_id}")
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        return await _query(handle, BatchWorkflow.status)
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result(rpc_timeout=rpc_timeout())
+    # Failed or terminated by an operator: only the memo is left to tell.
+    memo = await description.memo()
+    return BatchStatus(
+        batch_id=batch_id,
+        state=BatchState.FAILED,
+        correlation_id=str(memo.get("correlation_id", "")),
+        counts=EssayCounts(),
+        created_at=description.start_time,
+    )
+
+
+async def _chunk_entries(batch_id: str, chunk: ChunkRef) -> list[dict[str, Any]]:
+    handle = temporal().get_workflow_handle_for(
+        ChunkWorkflow.run, chunk_workflow_id(batch_id, chunk.number)
+    )
+    try:
+        description = await handle.describe(rpc_timeout=rpc_timeout())
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return []  # assigned, but its request died before starting it
+        raise
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        result = await handle.result(rpc_timeout=rpc_timeout())
+        return [_entry(e) for e in result.essays]
+    status = await _query(handle, ChunkWorkflow.status)
+    retrying = [p for p in description.raw_description.pending_activities if p.attempt > 1]
+    entries = []
+    for essay in status.essays:
+        entry = _entry(essay)
+        for pending in retrying:
+            step_state = (
+                EssayState.RECEIVED
+                if pending.activity_type.name == STORE_CHUNK
+                else EssayState.STORED
+            )
+            if essay.state == step_state:
+                entry.update(
+                    retrying_step=pending.activity_type.name,
+                    attempts=pending.attempt,
+                    last_error=pending.last_failure.message or None,
+                )
+        entries.append(entry)
+    return entries
+
+
+def _entry(essay: EssayEntry) -> dict[str, Any]:
+    return {
+        **essay.model_dump(mode="json"),
+        "retrying_step": None,
+        "attempts": None,
+        "last_error": None,
+    }
+
+
+async def _essay_page(batch_id: str, chunks: list[ChunkRef], offset: int, limit: int) -> list:
+    items: list[dict[str, Any]] = []
+    first = 0  # index of the chunk's first essay in the batch
+    for chunk in chunks:
+        last = first + chunk.essay_count
+        if last > offset and first < offset + limit:
+            entries = await _chunk_entries(batch_id, chunk)
+            items.extend(entries[max(0, offset - first) : offset + limit - first])
+        first = last
+        if first >= offset + limit:
+            break
+    return items
+
+
+async def batch_status(batch_id: str, offset: int, limit: int) -> dict[str, Any]:
+    status = await _parent_status(batch_id)
+    counts = status.counts
+    total = sum(c.essay_count for c in status.chunks)
+    oldest = status.oldest_unpublished_at
+    items = await _essay_page(batch_id, status.chunks, offset, limit)
+    next_offset = offset + limit if offset + limit < total else None
+    return {
+        "batch_id": status.batch_id,
+        "state": status.state.value,
+        "correlation_id": status.correlation_id,
+        "metadata": status.metadata,
+        "counts": {**counts.model_dump(), "total": counts.total},
+        "backlog": {
+            "essays": counts.unpublished,
+            "oldest_accepted_at": oldest.isoformat() if oldest else None,
+            "oldest_age_s": round((datetime.now(UTC) - oldest).total_seconds(), 3)
+            if oldest
+            else None,
+        },
+        "created_at": status.created_at.isoformat(),
+        "triggered_at": status.triggered_at.isoformat() if status.triggered_at else None,
+        "cancelled_at": status.cancelled_at.isoformat() if status.cancelled_at else None,
+        "finished_at": status.finished_at.isoformat() if status.finished_at else None,
+        "essays": {
+            "offset": offset,
+            "limit": limit,
+            "total": total,
+            "next_offset": next_offset,
+            "items": items,
+        },
+        "workflow_runs": status.runs,
+    }

@@ -1,0 +1,220 @@
+"""Batches: create, add pages, trigger, cancel, status.
+
+- `POST /v1/batch` and `POST /v1/batch/<id>/essays`: the parent assigns the page's chunk numbers
+  (an update, so a page after the trigger is refused at once), then the API starts the chunk
+  workflows with the texts. Both steps are idempotent, so a retried request is safe.
+- `POST /v1/batch/<id>/spellcheck` and `.../cancel`: updates on the parent.
+- `GET /v1/batch/<id>/status`: see `batch_status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+from quart import Blueprint, request
+from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.batch_pages import BatchIn, Page, PageIn, digest, plan_page
+from api.batch_status import batch_status, closed_batch_or_404, page_params
+from api.batch_updates import run_update
+from api.bodies import check_id, read_model
+from api.correlation import current_correlation_id
+from api.errors import ApiError
+from api.temporal import rpc_timeout, settings, temporal
+from workflows.batch import BatchWorkflow
+from workflows.batch_models import AddPageInput, BatchInput, ChunkInput, ChunkPlan
+from workflows.chunk import ChunkWorkflow
+from workflows.ids import batch_search_attributes, batch_workflow_id, chunk_workflow_id
+
+batches = Blueprint("batches", __name__)
+
+# Fixed forever: the same Idempotency-Key must keep mapping to the same batch id.
+BATCH_IDEMPOTENCY_NAMESPACE = uuid.UUID("5e2d8c1a-9f47-5b3e-8a60-7c4b2d1e0f93")
+
+
+def _batch_id(body: BatchIn) -> str:
+    if body.batch_id:
+        return body.batch_id
+    key = request.headers.get("Idempotency-Key")
+    if key:
+        return str(uuid.uuid5(BATCH_IDEMPOTENCY_NAMESPACE, key))
+    return str(uuid.uuid4())
+
+
+async def _read(model: type[PageIn]) -> PageIn:
+    body = await read_model(model, settings().max_batch_request_bytes)
+    if len(body.essays) > settings().max_batch_essays:
+        raise ApiError(
+            413,
+            "Too many essays",
+            f"at most {settings().max_batch_essays} essays per request; "
+            "send more with POST /v1/batch/{batch_id}/essays",
+        )
+    return body
+
+
+def _accepted(batch_id: str, page: Page, correlation_id: str) -> tuple[dict, int, dict]:
+    status_url = f"/v1/batch/{batch_id}/status"
+    return (
+        {
+            "batch_id": batch_id,
+            "essay_ids": page.essay_ids,
+            "essay_count": len(page.essays),
+            "correlation_id": correlation_id,
+            "status_url": status_url,
+        },
+        202,
+        {"Location": status_url},
+    )
+
+
+@batches.post("/v1/batch")
+async def create_batch():
+    body = await _read(BatchIn)
+    assert isinstance(body, BatchIn)
+    batch_id = _batch_id(body)
+    correlation_id = current_correlation_id()
+    page = plan_page(batch_id, body.essays)
+    create_digest = digest([page.digest, body.metadata])
+    start = WithStartWorkflowOperation(
+        BatchWorkflow.run,
+        BatchInput(
+            batch_id=batch_id,
+            correlation_id=correlation_id,
+            metadata=body.metadata,
+            create_digest=create_digest,
+        ),
+        id=batch_workflow_id(batch_id),
+        task_queue=settings().temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        memo={"correlation_id": correlation_id, "create_digest": create_digest},
+        search_attributes=batch_search_attributes(batch_id),
+        static_summary=f"Batch {batch_id}: parent of its chunk workflows",
+    )
+    try:
+        assignment = await run_update(
+            temporal().execute_update_with_start_workflow(
+                BatchWorkflow.add_page,
+                _page_input(page, correlation_id, create_digest),
+                start_workflow_operation=start,
+                rpc_timeout=rpc_timeout(),
+            )
+        )
+    except WorkflowAlreadyStartedError:
+        # The batch exists and is closed: the same request still gets its answer.
+        memo = await (await closed_batch_or_404(batch_id)).memo()
+        if memo.get("create_digest") != create_digest:
+            raise ApiError(
+                409, "Conflict", f"batch {batch_id} exists with different essays"
+            ) from None
+        return _accepted(batch_id, page, str(memo.get("correlation_id")))
+    if assignment.duplicate:
+        correlation_id = await _original_correlation_id(batch_id)
+    await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
+    return _accepted(batch_id, page, correlation_id)
+
+
+@batches.post("/v1/batch/<batch_id>/essays")
+async def add_essays(batch_id: str):
+    check_id("batch_id", batch_id)
+    body = await _read(PageIn)
+    correlation_id = current_correlation_id()
+    page = plan_page(batch_id, body.essays)
+    handle = _parent(batch_id)
+    assignment = await run_update(
+        handle.execute_update(
+            BatchWorkflow.add_page, _page_input(page, correlation_id), rpc_timeout=rpc_timeout()
+        ),
+        batch_id=batch_id,
+    )
+    await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
+    return _accepted(batch_id, page, correlation_id)
+
+
+@batches.post("/v1/batch/<batch_id>/spellcheck")
+async def trigger(batch_id: str):
+    check_id("batch_id", batch_id)
+    result = await run_update(
+        _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
+        batch_id=batch_id,
+    )
+    return {
+        "batch_id": batch_id,
+        "message": "Spellcheck triggered",
+        "essay_count": result.essay_count,
+        "status_url": f"/v1/batch/{batch_id}/status",
+    }, 202
+
+
+@batches.post("/v1/batch/<batch_id>/cancel")
+async def cancel(batch_id: str):
+    check_id("batch_id", batch_id)
+    await run_update(
+        _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
+        batch_id=batch_id,
+    )
+    return {
+        "batch_id": batch_id,
+        "message": "Batch cancelled: outstanding essays will not be published",
+        "status_url": f"/v1/batch/{batch_id}/status",
+    }, 202
+
+
+@batches.get("/v1/batch/<batch_id>/status")
+async def status(batch_id: str):
+    check_id("batch_id", batch_id)
+    offset, limit = page_params(request.args)
+    return await batch_status(batch_id, offset, limit), 200
+
+
+def _parent(batch_id: str) -> WorkflowHandle:
+    return temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
+
+
+def _page_input(page: Page, correlation_id: str, create_digest: str | None = None) -> AddPageInput:
+    return AddPageInput(
+        page_digest=page.digest,
+        chunks=[ChunkPlan(essay_ids=[e.essay_id for e in chunk]) for chunk in page.chunks],
+        correlation_id=correlation_id,
+        client_essay_ids=page.client_essay_ids,
+        create_digest=create_digest,
+    )
+
+
+async def _original_correlation_id(batch_id: str) -> str:
+    description = await _parent(batch_id).describe(rpc_timeout=rpc_timeout())
+    return str((await description.memo()).get("correlation_id"))
+
+
+async def _start_chunks(batch_id: str, page: Page, numbers: list[int], correlation_id: str) -> None:
+    """Start each chunk with its texts; a chunk that exists already (a retry) is left alone."""
+
+    async def start(number: int, essays) -> None:
+        # AlreadyStarted: an earlier attempt of this request started it, and it has closed.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await temporal().start_workflow(
+                ChunkWorkflow.run,
+                ChunkInput(
+                    batch_id=batch_id,
+                    chunk_number=number,
+                    correlation_id=correlation_id,
+                    essays=essays,
+                ),
+                id=chunk_workflow_id(batch_id, number),
+                task_queue=settings().temporal_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=batch_search_attributes(batch_id),
+                static_summary=(
+                    f"Batch {batch_id}, chunk {number}: {len(essays)} essays "
+                    f"({essays[0].essay_id} .. {essays[-1].essay_id})"
+                ),
+                rpc_timeout=rpc_timeout(),
+            )
+
+    await asyncio.gather(*(start(n, chunk) for n, chunk in zip(numbers, page.chunks, strict=True)))

@@ -1,0 +1,31 @@
+"""Workflow ids carry meaning and make starts idempotent."""
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+
+def essay_workflow_id(essay_id: str) -> str:
+    return f"essay-{essay_id}"
+
+
+def batch_workflow_id(batch_id: str) -> str:
+    return f"batch-{batch_id}"
+
+
+def chunk_workflow_id(batch_id: str, chunk_number: int) -> str:
+    return f"batch-{batch_id}-c{chunk_number}"
+
+
+# Custom search attributes: registered by `make dev` and the test fixtures before any workflow
+# sets them (a workflow that sets an unregistered one stalls). In the Temporal UI,
+# `BatchId="..."` lists a batch's parent and chunks, `EssayId="..."` a single essay's run.
+BATCH_ID = SearchAttributeKey.for_keyword("BatchId")
+ESSAY_ID = SearchAttributeKey.for_keyword("EssayId")
+SEARCH_ATTRIBUTES = (BATCH_ID, ESSAY_ID)
+
+
+def batch_search_attributes(batch_id: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(BATCH_ID, batch_id)])
+
+
+def essay_search_attributes(essay_id: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(ESSAY_ID, essay_id)])
