@@ -10,6 +10,7 @@ carrying its small `BatchRecord`.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
@@ -39,6 +40,8 @@ DUPLICATE_ESSAY = "DuplicateEssay"  # 409: an essay id the batch already has
 EMPTY_BATCH = "EmptyBatch"  # 409: nothing to trigger
 BATCH_CONFLICT = "BatchConflict"  # 409: a create that reuses a batch id for other essays
 CONFLICT_ERRORS = frozenset({BATCH_CLOSED, DUPLICATE_ESSAY, EMPTY_BATCH, BATCH_CONFLICT})
+# How long a closing batch waits for a chunk that was assigned but never started.
+UNSTARTED_CHUNK_GRACE = timedelta(minutes=2)
 # Commands sent to chunks in one go: far below the 2,000 pending-signal limit.
 MAX_SIGNALS_AT_ONCE = 50
 
@@ -61,13 +64,17 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, inp: BatchInput) -> BatchStatus:
         while not self._finished():
-            await workflow.wait_condition(
-                lambda: (
-                    self._finished()
-                    or bool(self._commands_due())
-                    or workflow.info().is_continue_as_new_suggested()
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._finished()
+                        or bool(self._commands_due())
+                        or workflow.info().is_continue_as_new_suggested()
+                    ),
+                    timeout=self._until_unstarted_abandoned(),
                 )
-            )
+            except TimeoutError:
+                self._abandon_unstarted()
             await self._send_commands()
             if workflow.info().is_continue_as_new_suggested() and not self._finished():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -209,16 +216,34 @@ class BatchWorkflow:
         return total
 
     def _finished(self) -> bool:
-        """Every chunk has reported its final counts after a trigger or a cancel.
+        """Triggered or cancelled, and every chunk has reported its final counts."""
+        closing = self._record.triggered_at or self._record.cancelled_at
+        return closing is not None and all(c.done for c in self._chunks.values())
 
-        When cancelled, a chunk that never started (its page's request died before starting
-        it) is not waited for; if it starts later it finds the batch closed and cancels itself.
+    def _until_unstarted_abandoned(self) -> timedelta | None:
+        """How long to keep waiting for chunks that were assigned but have not reported yet.
+
+        The API starts a page's chunks right after the update that assigns them; only a request
+        that died in between leaves a chunk that never starts, and its client never got a 202.
+        Once the batch is closing, such a chunk is waited for UNSTARTED_CHUNK_GRACE at most.
         """
-        if self._record.cancelled_at is not None:
-            return all(c.done or not c.started for c in self._chunks.values())
-        if self._record.triggered_at is not None:
-            return all(c.done for c in self._chunks.values())
-        return False
+        closing = self._record.cancelled_at or self._record.triggered_at
+        if closing is None or all(c.started for c in self._chunks.values()):
+            return None
+        return max(closing + UNSTARTED_CHUNK_GRACE - workflow.now(), timedelta(seconds=1))
+
+    def _abandon_unstarted(self) -> None:
+        closing = self._record.cancelled_at or self._record.triggered_at
+        if closing is None or workflow.now() < closing + UNSTARTED_CHUNK_GRACE:
+            return
+        for chunk in self._chunks.values():
+            if not chunk.started:
+                # If it starts after all, it finds the batch closed and cancels itself.
+                chunk.done = True
+                chunk.counts = EssayCounts(cancelled=chunk.essay_count)
+                workflow.logger.warning(
+                    "chunk %s never started; counted as cancelled", chunk.number
+                )
 
     def _state(self) -> BatchState:
         counts = self._counts()

@@ -6,8 +6,8 @@ import uuid
 
 import httpx
 
-from tests.e2e.conftest import Stack
 from tests.helpers import TopicReader, wait_until
+from tests.stack import Stack
 from workflows.events import event_id_for
 
 

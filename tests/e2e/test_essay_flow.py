@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.e2e.conftest import Stack
 from tests.helpers import TopicReader, pending_attempts, wait_until
+from tests.stack import Stack
 from workflows.events import EVENT_TYPE, event_id_for
 from workflows.models import PUBLISH_SPELLCHECK_REQUESTED, STORE_ESSAY
 

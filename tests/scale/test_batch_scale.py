@@ -1,0 +1,135 @@
+"""A school-sized batch through the real stack, inside shrunk Temporal limits.
+
+`make test` runs SCALE_ESSAYS=1000 with the limits of tests/scale/conftest.py; `make test-scale`
+runs 10,000 at the server's defaults. Prints the wall time and the largest history seen.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import httpx
+from temporalio.client import WorkflowExecutionStatus
+
+from tests.helpers import TopicReader, wait_until
+from tests.scale.conftest import limits, limits_name
+from tests.stack import Stack
+from workflows.events import event_id_for
+
+ESSAYS = int(os.environ.get("SCALE_ESSAYS", "1000"))
+PAGE = 250
+TEXT_BYTES = 3 * 1024
+
+
+def essay_text(n: int) -> str:
+    head = f"essay {n}: "
+    return head + ("Teh quick brown fox jumsp over teh lazy dog. " * 80)[: TEXT_BYTES - len(head)]
+
+
+async def batch_status(stack: Stack, batch_id: str, **params) -> dict:
+    response = await stack.api.get(f"/v1/batch/{batch_id}/status", params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def histories(stack: Stack, batch_id: str) -> list[tuple[str, str, int, int]]:
+    """(workflow id, status, events, bytes) of every run of the batch, newest runs included."""
+    rows = []
+    async for execution in stack.client.list_workflows(f'BatchId = "{batch_id}"'):
+        info = (
+            await stack.client.get_workflow_handle(execution.id, run_id=execution.run_id).describe()
+        ).raw_description.workflow_execution_info
+        rows.append(
+            (execution.id, execution.status.name, info.history_length, info.history_size_bytes)
+        )
+    return rows
+
+
+async def test_a_large_batch_stays_inside_the_limits(stack: Stack) -> None:
+    batch_id = f"scale-{uuid.uuid4().hex[:8]}"
+    texts = [essay_text(n) for n in range(ESSAYS)]
+    began = time.monotonic()
+
+    essay_ids: list[str] = []
+    for start in range(0, ESSAYS, PAGE):
+        page = [{"text": t} for t in texts[start : start + PAGE]]
+        if start == 0:
+            response = await stack.api.post(
+                "/v1/batch", json={"batch_id": batch_id, "essays": page}, timeout=60
+            )
+        else:
+            response = await stack.api.post(
+                f"/v1/batch/{batch_id}/essays", json={"essays": page}, timeout=60
+            )
+        assert response.status_code == 202, response.text
+        essay_ids += response.json()["essay_ids"]
+    accepted_s = time.monotonic() - began
+
+    # A retried first page is the same page: same ids, nothing new.
+    again = await stack.api.post(
+        "/v1/batch", json={"batch_id": batch_id, "essays": [{"text": t} for t in texts[:PAGE]]}
+    )
+    assert again.json()["essay_ids"] == essay_ids[:PAGE]
+
+    triggered = await stack.api.post(f"/v1/batch/{batch_id}/spellcheck")
+    assert triggered.status_code == 202
+    assert triggered.json()["essay_count"] == ESSAYS
+    late = await stack.api.post(f"/v1/batch/{batch_id}/essays", json={"essays": [{"text": "late"}]})
+    assert late.status_code == 409
+
+    async def completed():
+        body = await batch_status(stack, batch_id, offset=ESSAYS // 2, limit=100)
+        assert len(body["essays"]["items"]) == min(100, ESSAYS - ESSAYS // 2)
+        return body if body["state"] == "completed" else None
+
+    final = await wait_until(completed, timeout_s=600, interval_s=1, what="the batch to complete")
+    assert final["counts"]["published"] == ESSAYS
+    async with TopicReader(stack.settings.kafka_bootstrap_servers, stack.settings.kafka_topic) as r:
+        messages = await r.read_keys({e.encode() for e in essay_ids}, timeout_s=120)
+    published_s = time.monotonic() - began
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        for n, essay_id in enumerate(essay_ids):
+            event = messages[essay_id.encode()].body
+            assert event["event_id"] == str(event_id_for(essay_id, batch_id))
+            assert event["entity_ref"]["parent_id"] == batch_id
+            stored = await http.get(
+                f"{stack.settings.content_service_url}/{event['text_storage_id']}"
+            )
+            assert stored.text == texts[n]
+
+    rows = await histories(stack, batch_id)
+    assert {status for _, status, _, _ in rows} <= {
+        WorkflowExecutionStatus.COMPLETED.name,
+        WorkflowExecutionStatus.CONTINUED_AS_NEW.name,
+    }, rows
+    largest_events = max(rows, key=lambda row: row[2])
+    largest_bytes = max(rows, key=lambda row: row[3])
+    print(
+        f"\nscale: {ESSAYS} essays of {TEXT_BYTES} B, limits={limits_name()}: "
+        f"accepted in {accepted_s:.1f}s, all events read after {published_s:.1f}s "
+        f"({ESSAYS / published_s:.0f} essays/s); {len(rows)} workflow runs; largest history "
+        f"{largest_events[2]} events ({largest_events[0]}), {largest_bytes[3]} bytes "
+        f"({largest_bytes[0]}); parent runs: {final['workflow_runs']}"
+    )
+    if limits():
+        assert largest_events[2] < int(limits()["limit.historyCount.error"])
+
+
+async def test_cancel_inside_the_limits(stack: Stack) -> None:
+    created = await stack.api.post(
+        "/v1/batch", json={"essays": [{"text": essay_text(n)} for n in range(200)]}
+    )
+    batch_id = created.json()["batch_id"]
+    assert (await stack.api.post(f"/v1/batch/{batch_id}/cancel")).status_code == 202
+
+    async def closed():
+        body = await batch_status(stack, batch_id)
+        return body if body["finished_at"] else None
+
+    final = await wait_until(closed, timeout_s=120, what="the cancelled batch to close")
+    assert final["state"] == "cancelled"
+    assert final["counts"]["cancelled"] + final["counts"]["failed"] == 200
+    assert final["counts"]["published"] == 0
