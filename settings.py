@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # the activity: keep it well below the publish activity's start-to-close timeout.
     kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
 
+    # How soon a killed worker or a cancel reaches a batch chunk's running activity.
+    activity_heartbeat_timeout_s: float = Field(default=10.0, ge=1, le=600)
+
     # Worker
     worker_graceful_shutdown_s: float = Field(default=10.0, ge=0)
 

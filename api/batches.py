@@ -204,6 +204,7 @@ async def _start_chunks(batch_id: str, page: Page, numbers: list[int], correlati
                     chunk_number=number,
                     correlation_id=correlation_id,
                     essays=essays,
+                    heartbeat_timeout_s=settings().activity_heartbeat_timeout_s,
                 ),
                 id=chunk_workflow_id(batch_id, number),
                 task_queue=settings().temporal_task_queue,

@@ -127,6 +127,7 @@ def make_settings(
             "kafka_topic": topic,
             "kafka_enable_idempotence": False,
             "kafka_request_timeout_ms": 2000,
+            "activity_heartbeat_timeout_s": 3,
             "content_service_url": content_url(content_store),
             "temporal_task_queue": task_queue,
         }

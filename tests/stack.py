@@ -57,6 +57,7 @@ async def stack(
         kafka_topic=f"essay.spellcheck.requested.v1.{uuid.uuid4().hex[:8]}",
         kafka_enable_idempotence=False,
         kafka_request_timeout_ms=2000,
+        activity_heartbeat_timeout_s=3,
         content_service_url=content_url(content_store),
     )
     await create_topic(broker.address, settings.kafka_topic)

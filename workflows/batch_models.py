@@ -171,6 +171,9 @@ class ChunkInput(BaseModel):
     chunk_number: int
     correlation_id: str
     essays: list[EssayText]
+    # A killed worker, or a cancel, reaches a running chunk activity within about this long
+    # (heartbeats are throttled to 80% of it). From the API's settings.
+    heartbeat_timeout_s: float = 10.0
 
 
 class ChunkCommand(BaseModel):

@@ -34,12 +34,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import EssayState
 
 # A chunk's activities work for many seconds: they heartbeat, so a killed worker is noticed
-# after HEARTBEAT_TIMEOUT rather than at the start-to-close timeout. When the batch is cancelled
-# the workflow waits for the running activity to hand back what it finished.
-HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+# after the input's heartbeat timeout rather than at the start-to-close timeout. When the batch
+# is cancelled the workflow waits for the running activity to hand back what it finished.
 CHUNK_ACTIVITY_OPTS = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(minutes=10),
-    heartbeat_timeout=HEARTBEAT_TIMEOUT,
     retry_policy=DURABLE_RETRY,
     cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 )
@@ -103,6 +101,7 @@ class ChunkWorkflow:
                         essays=todo,
                     ),
                     **CHUNK_ACTIVITY_OPTS,
+                    heartbeat_timeout=timedelta(seconds=self._inp.heartbeat_timeout_s),
                 )
             )
             if result is None:
@@ -134,6 +133,7 @@ class ChunkWorkflow:
                     EventActivities.publish_chunk,
                     PublishChunkInput(events=list(events.values())),
                     **CHUNK_ACTIVITY_OPTS,
+                    heartbeat_timeout=timedelta(seconds=self._inp.heartbeat_timeout_s),
                 )
             )
             if result is None:

@@ -1,7 +1,8 @@
 """Re-record the replay histories from real runs: `make histories`.
 
-Starts a dev server, the broker and the content store on free ports, runs each scenario through
-the real worker (real activities), and writes each run's history under histories/.
+Starts a dev server (with continue-as-new suggested after a few events, so the batch parent
+continues-as-new), the broker and the content store on free ports, runs each scenario through
+the real worker and API code, and writes every run's history under histories/.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.kafka import KafkaPublisher
+from api.app import create_app
 from devstack.components import (
     ManagedProcess,
     async_wait_for_port,
@@ -28,13 +30,16 @@ from devstack.components import (
 from settings import Settings
 from worker import build_http_client, build_worker
 from workflows.essay import EssayWorkflow
+from workflows.ids import SEARCH_ATTRIBUTES
 from workflows.models import EssayInput
 
 HISTORIES = Path(__file__).with_name("histories")
 SCRIPTS = Path(sysconfig.get_path("scripts"))
+# Low enough that the batch parent continues-as-new several times in a small batch.
+SUGGEST_CONTINUE_AS_NEW_AFTER = 25
 
-# name -> essay input; ids are fixed so re-recorded files differ only where behaviour does.
-SCENARIOS = {
+# ids are fixed so that re-recorded files differ only where behaviour does.
+ESSAYS = {
     "essay_published": EssayInput(
         essay_id="replay-essay-1", text="Helo wrold", correlation_id="corr-replay-1"
     ),
@@ -45,27 +50,57 @@ SCENARIOS = {
 }
 
 
-async def record(client: Client, settings: Settings) -> None:
-    publisher = KafkaPublisher(settings)
-    async with build_http_client(settings) as http, build_worker(client, settings, http, publisher):
-        for name, inp in SCENARIOS.items():
-            handle = await client.start_workflow(
-                EssayWorkflow.run,
-                inp,
-                id=f"essay-{inp.essay_id}-{uuid.uuid4().hex[:6]}",
-                task_queue=settings.temporal_task_queue,
-            )
-            with contextlib.suppress(WorkflowFailureError):  # the rejected one fails on purpose
-                await handle.result()
-            history = await handle.fetch_history()
-            path = HISTORIES / f"{name}.json"
-            path.write_text(history.to_json())
-            print(f"wrote {path} ({len(history.events)} events)")
-    await publisher.close()
+async def save_runs(client: Client, workflow_id: str, name: str) -> None:
+    """Every run of the workflow (continue-as-new makes several), oldest first."""
+    runs = [e async for e in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+    runs.sort(key=lambda e: e.start_time)
+    for n, execution in enumerate(runs, start=1):
+        history = await client.get_workflow_handle(
+            workflow_id, run_id=execution.run_id
+        ).fetch_history()
+        suffix = f"_run{n}" if len(runs) > 1 else ""
+        path = HISTORIES / f"{name}{suffix}.json"
+        path.write_text(history.to_json())
+        print(f"wrote {path.name} ({len(history.events)} events)")
+
+
+async def record_essays(client: Client, settings: Settings) -> None:
+    for name, inp in ESSAYS.items():
+        workflow_id = f"essay-{inp.essay_id}-{uuid.uuid4().hex[:6]}"
+        handle = await client.start_workflow(
+            EssayWorkflow.run, inp, id=workflow_id, task_queue=settings.temporal_task_queue
+        )
+        with contextlib.suppress(WorkflowFailureError):  # the rejected one fails on purpose
+            await handle.result()
+        await save_runs(client, workflow_id, name)
+
+
+async def record_batches(client: Client, settings: Settings) -> None:
+    app = create_app(temporal_client=client, settings=settings)
+    async with app.test_app() as test_app:
+        api = test_app.test_client()
+        done = f"replay-batch-{uuid.uuid4().hex[:6]}"
+        essays = [{"text": f"replay essay {n}"} for n in range(230)]
+        await api.post("/v1/batch", json={"batch_id": done, "essays": essays[:200]})
+        await api.post(f"/v1/batch/{done}/essays", json={"essays": essays[200:]})
+        await api.post(f"/v1/batch/{done}/spellcheck")
+        await client.get_workflow_handle(f"batch-{done}").result()
+        await save_runs(client, f"batch-{done}", "batch_completed")
+        await save_runs(client, f"batch-{done}-c1", "batch_completed_chunk")
+
+        cancelled = f"replay-cancel-{uuid.uuid4().hex[:6]}"
+        await api.post("/v1/batch", json={"batch_id": cancelled, "essays": essays[:50]})
+        await api.post(f"/v1/batch/{cancelled}/cancel")
+        await client.get_workflow_handle(f"batch-{cancelled}").result()
+        await client.get_workflow_handle(f"batch-{cancelled}-c1").result()
+        await save_runs(client, f"batch-{cancelled}", "batch_cancelled")
+        await save_runs(client, f"batch-{cancelled}-c1", "batch_cancelled_chunk")
 
 
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
+    for old in HISTORIES.glob("*.json"):
+        old.unlink()
     broker_port, content_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         broker = ManagedProcess("broker", broker_argv(broker_port))
@@ -76,6 +111,11 @@ async def main() -> None:
             async with await WorkflowEnvironment.start_local(
                 data_converter=pydantic_data_converter,
                 dev_server_existing_path=str(SCRIPTS / "temporal"),
+                search_attributes=SEARCH_ATTRIBUTES,
+                dev_server_extra_args=[
+                    "--dynamic-config-value",
+                    f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_AFTER}",
+                ],
             ) as env:
                 settings = Settings(
                     temporal_task_queue=f"record-{uuid.uuid4()}",
@@ -83,7 +123,14 @@ async def main() -> None:
                     kafka_enable_idempotence=False,
                     content_service_url=f"http://127.0.0.1:{content_port}/v1/content",
                 )
-                await record(env.client, settings)
+                publisher = KafkaPublisher(settings)
+                async with (
+                    build_http_client(settings) as http,
+                    build_worker(env.client, settings, http, publisher),
+                ):
+                    await record_essays(env.client, settings)
+                    await record_batches(env.client, settings)
+                await publisher.close()
 
 
 if __name__ == "__main__":

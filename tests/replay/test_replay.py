@@ -19,7 +19,19 @@ HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
 
 
 def test_there_are_histories_to_replay() -> None:
-    assert {p.stem for p in HISTORIES} >= {"essay_published", "essay_rejected"}
+    stems = {p.stem for p in HISTORIES}
+    assert stems >= {
+        "essay_published",
+        "essay_rejected",
+        "batch_completed_run1",
+        "batch_completed_chunk",
+        "batch_cancelled",
+        "batch_cancelled_chunk",
+    }
+    # At least one recorded parent run ended by continuing as new.
+    assert any(
+        "CONTINUED_AS_NEW" in p.read_text() for p in HISTORIES if "batch_completed" in p.stem
+    )
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
