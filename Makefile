@@ -10,11 +10,12 @@ PDM := $(TOOLS)/pdm/bin/pdm
 PDM_PINS := pdm==2.29.4 "hishel[httpx2]==1.4.0"
 STAMP := $(VENV)/.synced
 
-.PHONY: help dev test test-fast lint format schema histories clean check-prereqs
+.PHONY: help dev test test-scale lint format schema histories clean check-prereqs
 
 help:
 	@echo "make dev        run the whole system on its embedded default (Ctrl-C stops it)"
 	@echo "make test       run the whole test suite"
+	@echo "make test-scale 10,000 essays of 3 KB as one batch, at the server's default limits"
 	@echo "make lint       ruff check and format check"
 	@echo "make format     ruff format and fix"
 	@echo "make schema     regenerate the committed JSON Schema of the Kafka event"
@@ -40,6 +41,9 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
+
+test-scale: $(STAMP)
+	SCALE_ESSAYS=10000 SCALE_LIMITS=default $(VENV)/bin/pytest tests/scale -k large -s
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
