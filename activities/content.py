@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.progress import run_all_heartbeating
-from workflows.batch_models import STORE_CHUNK, EssayText, StoreChunkInput, StoreChunkResult
+from workflows.batch_models import STORE_CHUNK, ChunkInput, StoreChunkInput, StoreChunkResult
 from workflows.models import STORE_ESSAY, StoredEssay, StoreEssayInput
 
 STORAGE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -53,27 +53,28 @@ class ContentActivities:
 
     @activity.defn(name=STORE_CHUNK)
     async def store_chunk(self, inp: StoreChunkInput) -> StoreChunkResult:
-        """Store every essay of a chunk; return those stored and those rejected.
+        """Store the chunk's essays named in `inp`; return those stored and those rejected.
 
         Essays that hit a transient error are left out, for the workflow to retry. Only when
         none got through does the activity fail, so Temporal's backoff applies.
         """
+        texts = await _chunk_texts()
         result = StoreChunkResult()
         transient: list[ApplicationError] = []
 
-        async def store_one(essay: EssayText) -> None:
+        async def store_one(essay_id: str) -> None:
             try:
-                result.stored[essay.essay_id] = await self._store(essay.text, inp.correlation_id)
+                result.stored[essay_id] = await self._store(texts[essay_id], inp.correlation_id)
             except ApplicationError as exc:
                 if exc.non_retryable:
-                    result.rejected[essay.essay_id] = exc.message
+                    result.rejected[essay_id] = exc.message
                 else:
                     transient.append(exc)
 
-        await run_all_heartbeating(store_one(e) for e in inp.essays)
+        await run_all_heartbeating(store_one(e) for e in inp.essay_ids)
         if transient and not (result.stored or result.rejected):
             raise ApplicationError(
-                f"stored none of {len(inp.essays)} essays: {transient[0].message}",
+                f"stored none of {len(inp.essay_ids)} essays: {transient[0].message}",
                 type=CONTENT_UNAVAILABLE,
                 next_retry_delay=transient[0].next_retry_delay,
             )
@@ -122,6 +123,22 @@ class ContentActivities:
                 non_retryable=True,
             )
         return _storage_id(response)
+
+
+async def _chunk_texts() -> dict[str, str]:
+    """The calling chunk workflow's texts, read from its input (the first event of its history).
+
+    Reading them back costs one small history page; passing them again as this activity's input
+    would write every text into history a second time.
+    """
+    info = activity.info()
+    client = activity.client()
+    handle = client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+    async for event in handle.fetch_history_events(page_size=1):
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [chunk] = await client.data_converter.decode(payloads, [ChunkInput])
+        return {essay.essay_id: essay.text for essay in chunk.essays}
+    raise ApplicationError(f"workflow {info.workflow_id} has no history", type="ChunkNotFound")
 
 
 def _storage_id(response: httpx.Response) -> str:

@@ -181,10 +181,13 @@ class ChunkCommand(BaseModel):
 
 
 class StoreChunkInput(BaseModel):
+    """Which of the chunk's essays to store. No texts: the activity reads them from the chunk's
+    own input (its first history event), so they are written to history once, not twice."""
+
     batch_id: str
     chunk_number: int
     correlation_id: str
-    essays: list[EssayText]  # only those still to store
+    essay_ids: list[str]  # only those still to store
 
 
 class StoreChunkResult(BaseModel):

@@ -86,9 +86,7 @@ class ChunkWorkflow:
 
     async def _store(self) -> None:
         while not self._cancelled():
-            todo = [
-                e for e in self._inp.essays if self._essays[e.essay_id].state == EssayState.RECEIVED
-            ]
+            todo = [e for e, entry in self._essays.items() if entry.state == EssayState.RECEIVED]
             if not todo:
                 return
             result = await self._until_done_or_cancelled(
@@ -98,7 +96,7 @@ class ChunkWorkflow:
                         batch_id=self._inp.batch_id,
                         chunk_number=self._inp.chunk_number,
                         correlation_id=self._inp.correlation_id,
-                        essays=todo,
+                        essay_ids=todo,
                     ),
                     **CHUNK_ACTIVITY_OPTS,
                     heartbeat_timeout=timedelta(seconds=self._inp.heartbeat_timeout_s),

@@ -48,15 +48,15 @@ class FakeChunkActivities:
 
     @activity.defn(name=STORE_CHUNK)
     async def store(self, inp: StoreChunkInput) -> StoreChunkResult:
-        self.store_calls.append([e.essay_id for e in inp.essays])
+        self.store_calls.append(inp.essay_ids)
         result = StoreChunkResult()
-        for essay in inp.essays:
-            if essay.essay_id in self.rejected:
-                result.rejected[essay.essay_id] = "rejected with 400"
-            elif essay.essay_id in self.flaky:
-                self.flaky.discard(essay.essay_id)
+        for essay_id in inp.essay_ids:
+            if essay_id in self.rejected:
+                result.rejected[essay_id] = "rejected with 400"
+            elif essay_id in self.flaky:
+                self.flaky.discard(essay_id)
             else:
-                result.stored[essay.essay_id] = uuid.uuid4().hex
+                result.stored[essay_id] = uuid.uuid4().hex
         return result
 
     @activity.defn(name=PUBLISH_CHUNK)
