@@ -1,8 +1,6 @@
-"""An essay's status, read from its workflow: a query while it runs, its outcome once closed.
-
-A closed workflow is answered from its result or failure, which needs no worker; attempts and
-the last error of a step being retried come from the server's pending activities.
-"""
+"""An essay's status, read from its workflow: a query while it runs (which includes the step
+being retried, its attempts and last error), its result or failure once closed (no worker
+needed)."""
 
 from __future__ import annotations
 
@@ -29,28 +27,19 @@ async def essay_status(handle: WorkflowHandle, essay_id: str) -> EssayStatus:
             raise ApiError(404, "Not Found", f"no essay with id {essay_id}") from exc
         raise
     if description.status == WorkflowExecutionStatus.RUNNING:
-        return await _running(handle, description)
+        return await _running(handle)
     if description.status == WorkflowExecutionStatus.COMPLETED:
         return await handle.result(rpc_timeout=rpc_timeout())
     return await _closed_without_result(handle, description, essay_id)
 
 
-async def _running(
-    handle: WorkflowHandle, description: WorkflowExecutionDescription
-) -> EssayStatus:
+async def _running(handle: WorkflowHandle) -> EssayStatus:
     try:
-        status = await handle.query(EssayWorkflow.status, rpc_timeout=rpc_timeout())
+        return await handle.query(EssayWorkflow.status, rpc_timeout=rpc_timeout())
     except RPCError as exc:
         if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
             raise service_unavailable("no worker answered the status query; retry shortly") from exc
         raise
-    for pending in description.raw_description.pending_activities:
-        # attempt > 1 means at least one attempt failed: the step is being retried.
-        if pending.attempt > 1:
-            status.retrying_step = pending.activity_type.name
-            status.attempts = pending.attempt
-            status.last_error = pending.last_failure.message or None
-    return status
 
 
 async def _closed_without_result(

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from temporalio.client import Client, WorkflowExecutionStatus
 
 
 async def wait_until(
@@ -29,16 +28,6 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}")
         await asyncio.sleep(interval_s)
-
-
-async def pending_attempts(client: Client, workflow_id: str) -> int:
-    """The highest attempt number among the workflow's pending activities (0 if none)."""
-    description = await client.get_workflow_handle(workflow_id).describe()
-    return max((p.attempt for p in description.raw_description.pending_activities), default=0)
-
-
-async def workflow_status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
-    return (await client.get_workflow_handle(workflow_id).describe()).status
 
 
 @dataclass

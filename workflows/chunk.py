@@ -28,10 +28,10 @@ with workflow.unsafe.imports_passed_through():
         PublishChunkInput,
         StoreChunkInput,
     )
-    from workflows.essay import DURABLE_RETRY
     from workflows.events import SpellcheckRequestedEvent
     from workflows.ids import batch_workflow_id
     from workflows.models import EssayState
+    from workflows.policies import DURABLE_RETRY
 
 # A chunk's activities work for many seconds: they heartbeat, so a killed worker is noticed
 # after the input's heartbeat timeout rather than at the start-to-close timeout. When the batch

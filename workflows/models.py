@@ -29,8 +29,11 @@ class EssayInput(BaseModel):
     """The single-essay workflow's input: everything the API accepted."""
 
     essay_id: str
-    text: str
+    text: str  # emptied when continuing as new after the text was stored
     correlation_id: str
+    # Carried across continue-as-new (a long outage): what the earlier runs achieved.
+    resume: EssayStatus | None = None
+    resume_event: SpellcheckRequestedEvent | None = None
 
 
 class StoreEssayInput(BaseModel):
@@ -56,11 +59,8 @@ class PublishedEvent(BaseModel):
 
 
 class EssayStatus(BaseModel):
-    """What the status endpoint shows for one essay.
-
-    The workflow fills the fields it knows; `attempts` and `last_error` describe a step that is
-    being retried, which only the server knows (pending activities), so the API adds them.
-    """
+    """What the status endpoint shows for one essay; `retrying_step`, `attempts` and
+    `last_error` describe a step that is failing and being retried."""
 
     essay_id: str
     state: EssayState
@@ -72,3 +72,6 @@ class EssayStatus(BaseModel):
     attempts: int | None = None
     last_error: str | None = None
     error: str | None = None
+
+
+EssayInput.model_rebuild()  # it refers to EssayStatus, defined after it

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.helpers import TopicReader, pending_attempts, wait_until
+from tests.helpers import TopicReader, wait_until
 from tests.stack import Stack
 from workflows.events import EVENT_TYPE, event_id_for
 from workflows.models import PUBLISH_SPELLCHECK_REQUESTED, STORE_ESSAY
@@ -84,7 +84,8 @@ async def wait_until_all_retrying(stack: Stack, essay_ids: list[str]) -> None:
 
     async def all_retrying() -> bool:
         for essay_id in essay_ids:
-            if await pending_attempts(stack.client, f"essay-{essay_id}") < 2:
+            status = (await stack.api.get(f"/v1/essays/{essay_id}/status")).json()
+            if (status["attempts"] or 0) < 2:
                 return False
         return True
 
