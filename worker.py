@@ -36,7 +36,12 @@ WORKFLOWS: Sequence[type] = (EssayWorkflow, BatchWorkflow, ChunkWorkflow)
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=settings.content_service_timeout_s,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        # One connection per request allowed in flight: none waits for a connection, and idle
+        # ones stay open for the next chunk.
+        limits=httpx.Limits(
+            max_connections=settings.content_service_concurrency,
+            max_keepalive_connections=settings.content_service_concurrency,
+        ),
     )
 
 
