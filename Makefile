@@ -10,12 +10,13 @@ PDM := $(TOOLS)/pdm/bin/pdm
 PDM_PINS := pdm==2.29.4 "hishel[httpx2]==1.4.0"
 STAMP := $(VENV)/.synced
 
-.PHONY: help dev test test-scale lint format schema histories clean check-prereqs
+.PHONY: help dev test test-scale bench lint format schema histories clean check-prereqs
 
 help:
 	@echo "make dev        run the whole system on its embedded default (Ctrl-C stops it)"
 	@echo "make test       run the whole test suite"
 	@echo "make test-scale 10,000 essays of 3 KB as one batch, at the server's default limits"
+	@echo "make bench      side-by-side benchmarks, results in bench/results/ (BENCH_ARGS=--quick to try)"
 	@echo "make lint       ruff check and format check"
 	@echo "make format     ruff format and fix"
 	@echo "make schema     regenerate the committed JSON Schema of the Kafka event"
@@ -33,7 +34,7 @@ $(PDM): | check-prereqs
 $(STAMP): pdm.lock pyproject.toml $(PDM) | check-prereqs
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(PDM) use --quiet --ignore-remembered -f $(VENV)/bin/python
-	$(PDM) sync --quiet -G dev
+	$(PDM) sync --quiet -G dev -G bench
 	touch $(STAMP)
 
 dev: $(STAMP)
@@ -44,6 +45,10 @@ test: $(STAMP)
 
 test-scale: $(STAMP)
 	SCALE_ESSAYS=10000 SCALE_LIMITS=default $(VENV)/bin/pytest tests/scale -k large -s
+
+# Starts its own stack on free loopback ports (10-15 minutes); BENCH_ARGS e.g. "B2 --quick".
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
