@@ -1,5 +1,6 @@
 """B3: a class-sized batch, first POST to last event read, in essays per second, beside
-(a) the naive path, one workflow per essay (our single-essay endpoint), and (b) a direct
+(a) the naive design, one workflow per essay with one ordinary activity per step
+(bench/naive_workflow.py, on a worker of its own), and (b) a direct
 ceiling: the same content-store POSTs and Kafka sends in a loop in this process, no Temporal.
 
 While our arm runs, B4's probe polls the batch's status (when B4 is asked for).
@@ -19,8 +20,10 @@ from activities.kafka import KafkaPublisher
 from bench import b4_status, stats
 from bench.harness import Harness
 from bench.load import Outcome, closed_loop
+from bench.naive_workflow import NaiveEssayWorkflow
 from worker import build_http_client
 from workflows.events import SpellcheckRequestedEvent
+from workflows.models import EssayInput
 
 ARM_TIMEOUT_S = 900.0
 PAGE_TIMEOUT_S = 120.0
@@ -77,12 +80,18 @@ async def ours(h: Harness, rep: int, with_status: bool) -> dict:
 
 
 async def naive(h: Harness, rep: int) -> dict:
-    api = h.stack.url("api")
+    """One NaiveEssayWorkflow per essay (ordinary activities), started straight with the SDK
+    at the same concurrency, on the naive worker's queue."""
 
     async def call(i: int) -> Outcome:
-        response = await h.post_essay(api, h.text(i))
-        ok = response.status_code == 202
-        return Outcome(ok, response.status_code, response.json()["essay_id"] if ok else None)
+        essay_id = h.ids.name("b3n", rep, i)
+        await h.temporal.start_workflow(
+            NaiveEssayWorkflow.run,
+            EssayInput(essay_id=essay_id, text=h.text(i), correlation_id="bench-naive"),
+            id=f"naive-{essay_id}",
+            task_queue=h.stack.naive_task_queue,
+        )
+        return Outcome(True, 202, essay_id)
 
     n = h.cfg.naive_essays
     run = await closed_loop(n, h.cfg.concurrency, call, timeout_s=ARM_TIMEOUT_S)

@@ -6,6 +6,8 @@ import argparse
 import os
 from dataclasses import asdict, dataclass
 
+from settings import Settings
+
 BENCHMARKS = ("B1", "B2", "B3", "B4")
 
 
@@ -73,7 +75,8 @@ def parse(argv: list[str]) -> Config:
         repeat=_int("BENCH_REPEAT", 1 if quick else 3),
         text_bytes=3 * 1024,
         concurrency=32,
-        content_concurrency=32,
+        # The worker's own default, so the ceiling makes the requests the worker would.
+        content_concurrency=Settings.model_fields["content_service_concurrency"].default,
         accept_requests=_int("BENCH_ACCEPT_REQUESTS", 200 if quick else 1000),
         latency_rate=10.0,
         latency_seconds=5.0 if quick else 20.0,

@@ -9,6 +9,7 @@ stops whatever it spawned.
 from __future__ import annotations
 
 import contextlib
+import sys
 import uuid
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class BenchStack:
         self.ports = {name: free_port(HOST) for name in names}
         suffix = uuid.uuid4().hex[:8]
         self.task_queue = f"bench-{suffix}"
+        self.naive_task_queue = f"bench-naive-{suffix}"
         # One topic per service under test: ours (the worker), the baseline service, and the
         # in-process ceiling arm of B3. Within a topic, arms are told apart by their essay ids.
         self.topics = {arm: f"bench.{arm}.{suffix}" for arm in ("ours", "baseline", "ceiling")}
@@ -120,6 +122,12 @@ class BenchStack:
         self._process(
             "worker", worker_argv(), self._app_env(self.ports["api"], self.topics["ours"])
         )
+        # B3's naive arm (one workflow per essay) runs on a worker of its own, read on our topic.
+        naive_env = {
+            **self._app_env(self.ports["api"], self.topics["ours"]),
+            "TEMPORAL_TASK_QUEUE": self.naive_task_queue,
+        }
+        self._process("naive-worker", [sys.executable, "-m", "bench.naive_worker"], naive_env)
         api_env = self._app_env(self.ports["api"], self.topics["ours"])
         await self._serve("api", api_argv(), api_env)
         await self._serve("baseline", self._baseline_argv(), self._baseline_env())

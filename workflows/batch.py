@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from workflows.batch_models import (
         CHUNK_REPORT_SIGNAL,
+        STATUS_MEMO,
         AddPageInput,
         BatchInput,
         BatchRecord,
@@ -60,6 +61,7 @@ class BatchWorkflow:
             created_at=workflow.now(),
         )
         self._chunks = {c.number: c for c in self._record.chunks}
+        self._changed = True  # the memo below must be written
 
     @workflow.run
     async def run(self, inp: BatchInput) -> BatchStatus:
@@ -67,7 +69,8 @@ class BatchWorkflow:
             try:
                 await workflow.wait_condition(
                     lambda: (
-                        self._finished()
+                        self._changed
+                        or self._finished()
                         or bool(self._commands_due())
                         or workflow.info().is_continue_as_new_suggested()
                     ),
@@ -75,6 +78,7 @@ class BatchWorkflow:
                 )
             except TimeoutError:
                 self._abandon_unstarted()
+            self._write_memo()
             await self._send_commands()
             if workflow.info().is_continue_as_new_suggested() and not self._finished():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -91,6 +95,13 @@ class BatchWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._record.finished_at = workflow.now()
         return self.status()
+
+    def _write_memo(self) -> None:
+        """The status, as of this workflow task, in the memo: the API reads it from the server
+        without waiting on a worker, which under load answers queries only after seconds."""
+        if self._changed:
+            workflow.upsert_memo({STATUS_MEMO: self.status()})
+            self._changed = False
 
     # -- the API's updates --------------------------------------------------------------------
 
@@ -111,6 +122,7 @@ class BatchWorkflow:
             )
             numbers.append(number)
         self._record.pages[page.page_digest] = numbers
+        self._changed = True
         self._record.client_essay_ids.extend(page.client_essay_ids)
         return PageAssignment(chunk_numbers=numbers)
 
@@ -134,6 +146,7 @@ class BatchWorkflow:
     @workflow.update
     def trigger(self) -> TriggerResult:
         self._record.triggered_at = workflow.now()
+        self._changed = True
         return TriggerResult(essay_count=self._counts().total)
 
     @trigger.validator
@@ -145,6 +158,7 @@ class BatchWorkflow:
     @workflow.update
     def cancel(self) -> BatchStatus:
         self._record.cancelled_at = workflow.now()
+        self._changed = True
         return self.status()
 
     @cancel.validator
@@ -171,6 +185,7 @@ class BatchWorkflow:
         chunk.report_seq = report.seq
         chunk.counts = report.counts
         chunk.done = report.done
+        self._changed = True
 
     def _command(self) -> str | None:
         """What every started chunk must be told now, if anything."""

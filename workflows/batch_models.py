@@ -23,6 +23,9 @@ CHUNK_MAX_TEXT_BYTES = 384 * 1024
 # The parent's signal for chunk reports, named here because the chunk cannot import the parent.
 CHUNK_REPORT_SIGNAL = "chunk_report"
 
+# Memo key under which the parent and the chunks keep their latest status while they run.
+STATUS_MEMO = "status"
+
 STORE_CHUNK = "store_chunk"
 PUBLISH_CHUNK = "publish_chunk"
 

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.events import EventActivities
     from workflows.batch_models import (
         CHUNK_REPORT_SIGNAL,
+        STATUS_MEMO,
         ChunkCommand,
         ChunkInput,
         ChunkReport,
@@ -161,6 +162,9 @@ class ChunkWorkflow:
         return counts
 
     async def _report(self, done: bool = False) -> None:
+        """Tell the parent our counts, and keep our essays' states in the memo (read by the API
+        without waiting on a worker)."""
+        workflow.upsert_memo({STATUS_MEMO: self.status()})
         self._report_seq += 1
         parent = workflow.get_external_workflow_handle(batch_workflow_id(self._inp.batch_id))
         report = ChunkReport(

@@ -25,7 +25,7 @@ def test_there_are_histories_to_replay() -> None:
         "essay_rejected",
         "batch_completed_run1",
         "batch_completed_chunk",
-        "batch_cancelled",
+        "batch_cancelled_run1",
         "batch_cancelled_chunk",
     }
     # At least one recorded parent run ended by continuing as new.
