@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.bodies import ClientId
+from api.bodies import ClientId, NonBlankText
 from workflows.batch_models import CHUNK_MAX_ESSAYS, CHUNK_MAX_TEXT_BYTES, EssayText
 
 # Fixed forever: a retried page must get the same generated essay ids.
@@ -22,14 +22,12 @@ MAX_METADATA_BYTES = 8192
 class EssayIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    text: str
+    text: NonBlankText
     essay_id: ClientId | None = None
 
     @field_validator("text")
     @classmethod
-    def text_is_usable(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("text must contain at least one non-whitespace character")
+    def text_fits_a_chunk(cls, text: str) -> str:
         if len(text.encode()) > MAX_ESSAY_TEXT_BYTES:
             raise ValueError(f"text must be at most {MAX_ESSAY_TEXT_BYTES} bytes of UTF-8")
         return text

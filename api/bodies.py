@@ -6,7 +6,7 @@ import json
 import re
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, StringConstraints
 from quart import request
 
 from api.errors import ApiError
@@ -14,6 +14,16 @@ from api.errors import ApiError
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 ID_RULE = "1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-'"
 ClientId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text must contain at least one non-whitespace character")
+    return text
+
+
+# An essay's text: a string with something in it besides white space.
+NonBlankText = Annotated[str, AfterValidator(_not_blank)]
 _ID = re.compile(ID_PATTERN)
 
 Model = TypeVar("Model", bound=BaseModel)

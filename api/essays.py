@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, request
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.bodies import ClientId, check_id, read_model
+from api.bodies import ClientId, NonBlankText, check_id, read_model
 from api.correlation import current_correlation_id
 from api.errors import ApiError
 from api.essay_status import essay_status
@@ -32,15 +32,8 @@ class TriggerSpellcheckRequest(BaseModel):
     # strict: a number is not a text; forbid: a misspelt field is an error, not silently dropped.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    text: str
+    text: NonBlankText
     essay_id: ClientId | None = None
-
-    @field_validator("text")
-    @classmethod
-    def not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("text must contain at least one non-whitespace character")
-        return text
 
 
 def _essay_id(body: TriggerSpellcheckRequest) -> str:
