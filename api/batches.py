@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from typing import TypeVar
 
 from quart import Blueprint, request
 from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
@@ -32,6 +33,8 @@ from workflows.ids import batch_search_attributes, batch_workflow_id, chunk_work
 
 batches = Blueprint("batches", __name__)
 
+Page_ = TypeVar("Page_", bound=PageIn)
+
 # Fixed forever: the same Idempotency-Key must keep mapping to the same batch id.
 BATCH_IDEMPOTENCY_NAMESPACE = uuid.UUID("5e2d8c1a-9f47-5b3e-8a60-7c4b2d1e0f93")
 
@@ -45,7 +48,7 @@ def _batch_id(body: BatchIn) -> str:
     return str(uuid.uuid4())
 
 
-async def _read(model: type[PageIn]) -> PageIn:
+async def _read(model: type[Page_]) -> Page_:
     body = await read_model(model, settings().max_batch_request_bytes)
     if len(body.essays) > settings().max_batch_essays:
         raise ApiError(
@@ -75,7 +78,6 @@ def _accepted(batch_id: str, page: Page, correlation_id: str) -> tuple[dict, int
 @batches.post("/v1/batch")
 async def create_batch():
     body = await _read(BatchIn)
-    assert isinstance(body, BatchIn)
     batch_id = _batch_id(body)
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)

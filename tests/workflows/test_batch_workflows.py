@@ -4,6 +4,7 @@ chunk activities replaced by name."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -64,12 +65,16 @@ class FakeChunkActivities:
         result = PublishChunkResult()
         for n, event in enumerate(inp.events):
             if self.publish_stall_after is not None and n >= self.publish_stall_after:
-                try:  # hold until the batch is cancelled, then hand back what went out
-                    while True:
+                # Hold until the batch is cancelled, then hand back what went out. Cancellation
+                # reaches an activity only through its heartbeats, so keep sending them.
+                try:
+                    while not activity.is_cancelled():
                         activity.heartbeat()
-                        await asyncio.sleep(0.2)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(activity.wait_for_cancelled(), timeout=0.2)
                 except asyncio.CancelledError:
-                    return result
+                    pass
+                return result
             essay_id = event.entity_ref.entity_id
             self.published.append(essay_id)
             result.published.append(essay_id)

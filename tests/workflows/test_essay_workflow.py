@@ -60,14 +60,18 @@ def essay() -> EssayInput:
     return EssayInput(essay_id=f"e-{uuid.uuid4()}", text="Helo wrold", correlation_id="corr-1")
 
 
-async def run(env: WorkflowEnvironment, fakes: FakeActivities, inp: EssayInput):
-    queue = f"tq-{uuid.uuid4()}"
-    async with Worker(
+def worker(env: WorkflowEnvironment, fakes: FakeActivities, queue: str) -> Worker:
+    return Worker(
         env.client,
         task_queue=queue,
         workflows=[EssayWorkflow],
         activities=[fakes.store, fakes.publish],
-    ):
+    )
+
+
+async def run(env: WorkflowEnvironment, fakes: FakeActivities, inp: EssayInput):
+    queue = f"tq-{uuid.uuid4()}"
+    async with worker(env, fakes, queue):
         return await env.client.execute_workflow(
             EssayWorkflow.run, inp, id=f"essay-{inp.essay_id}", task_queue=queue
         )
@@ -129,12 +133,7 @@ async def test_query_reports_the_state_while_running(ts_env: WorkflowEnvironment
     fakes.release_store.clear()
     inp = essay()
     queue = f"tq-{uuid.uuid4()}"
-    async with Worker(
-        ts_env.client,
-        task_queue=queue,
-        workflows=[EssayWorkflow],
-        activities=[fakes.store, fakes.publish],
-    ):
+    async with worker(ts_env, fakes, queue):
         handle = await ts_env.client.start_workflow(
             EssayWorkflow.run, inp, id=f"essay-{inp.essay_id}", task_queue=queue
         )
