@@ -1,9 +1,8 @@
 """Hypercorn settings for the API: the bind address from HOST and PORT.
 
-This file is read by Hypercorn's supervising process, which only forwards signals to the one
-serving process. It reads the two variables itself rather than importing `settings` (pydantic):
-that import alone costs the supervisor about 13 MB of memory. The serving process still reads
-and validates every setting, PORT and HOST included, through `settings.get_settings()`.
+Hypercorn reads this file before it loads the app. The app still reads and validates every
+setting, PORT and HOST included, through `settings.get_settings()`; this file checks PORT only so
+that a bad value fails before the socket is bound.
 """
 
 import os
@@ -17,5 +16,11 @@ bind = [f"{_host}:{_port}"]
 # Requests are short (a workflow start); a long keep-alive only holds sockets open.
 keep_alive_timeout = 5
 graceful_timeout = 10
+# Serve in this process: Hypercorn's supervisor (workers >= 1) only forwards signals to one
+# serving process, and with multiprocessing's resource tracker it cost about 55 MB of memory.
+# SIGTERM and SIGINT still drain in-flight requests for up to `graceful_timeout`.
+workers = 0
+# libuv's event loop: less CPU per request than asyncio's default loop.
+worker_class = "uvloop"
 accesslog = "-"
 errorlog = "-"

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, request
 from temporalio.client import WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.bodies import ClientId, NonBlankText, check_id, read_model
 from api.correlation import current_correlation_id
 from api.errors import ApiError
+from api.essay_start import start_essay_workflow, text_digest
 from api.essay_status import essay_status
 from api.temporal import rpc_timeout, settings, temporal
 from workflows.essay import EssayWorkflow
-from workflows.ids import essay_search_attributes, essay_workflow_id
-from workflows.models import EssayInput
+from workflows.ids import essay_workflow_id
 
 essays = Blueprint("essays", __name__)
 
@@ -63,25 +61,18 @@ async def trigger_spellcheck():
     body = await read_model(TriggerSpellcheckRequest, settings().max_request_bytes)
     essay_id = _essay_id(body)
     correlation_id = current_correlation_id()
-    text_sha256 = hashlib.sha256(body.text.encode()).hexdigest()
-    workflow_id = essay_workflow_id(essay_id)
     try:
-        await temporal().start_workflow(
-            EssayWorkflow.run,
-            EssayInput(essay_id=essay_id, text=body.text, correlation_id=correlation_id),
-            id=workflow_id,
+        await start_essay_workflow(
+            temporal(),
             task_queue=settings().temporal_task_queue,
-            # One workflow per essay id, ever (within retention): a retried POST finds it.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            memo={"correlation_id": correlation_id, "text_sha256": text_sha256},
-            search_attributes=essay_search_attributes(essay_id),
-            static_summary=f"Spellcheck request for essay {essay_id}",
+            essay_id=essay_id,
+            text=body.text,
+            correlation_id=correlation_id,
             rpc_timeout=rpc_timeout(),
         )
     except WorkflowAlreadyStartedError:
-        existing = temporal().get_workflow_handle(workflow_id)
-        correlation_id = await _same_essay_or_conflict(existing, essay_id, text_sha256)
+        existing = temporal().get_workflow_handle(essay_workflow_id(essay_id))
+        correlation_id = await _same_essay_or_conflict(existing, essay_id, text_digest(body.text))
     return (
         {"message": "Spellcheck triggered", "essay_id": essay_id, "correlation_id": correlation_id},
         202,

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import uuid
 
+from api.essay_start import start_essay_workflow
 from bench import stats
 from bench.harness import Harness
 from bench.load import Outcome, Run, closed_loop
-from workflows.essay import EssayWorkflow
-from workflows.ids import essay_workflow_id
-from workflows.models import EssayInput
 
 ARM_TIMEOUT_S = 600.0
 
@@ -33,11 +31,13 @@ async def _api_arm(h: Harness, count: int) -> Run:
 async def _sdk_arm(h: Harness, count: int) -> Run:
     async def call(i: int) -> Outcome:
         essay_id = str(uuid.uuid4())  # the id the API makes for a body without one
-        await h.temporal.start_workflow(
-            EssayWorkflow.run,
-            EssayInput(essay_id=essay_id, text=h.text(i), correlation_id=str(uuid.uuid4())),
-            id=essay_workflow_id(essay_id),
+        # The API's own call: same options (memo, search attributes, summary, id policies).
+        await start_essay_workflow(
+            h.temporal,
             task_queue=h.stack.task_queue,
+            essay_id=essay_id,
+            text=h.text(i),
+            correlation_id=str(uuid.uuid4()),
         )
         return Outcome(True, None, essay_id)
 

@@ -164,19 +164,34 @@ class BatchStatus(BaseModel):
 # -- the chunks ------------------------------------------------------------------------------
 
 
-class EssayText(BaseModel):
+class EssayRef(BaseModel):
     essay_id: str
+
+
+class EssayText(EssayRef):
     text: str
 
 
-class ChunkInput(BaseModel):
+class ChunkHeader(BaseModel):
+    """A chunk's input as the workflow reads it: the same payload as ChunkInput, texts skipped.
+
+    The workflow never needs the texts (its store activity reads them from history), so it does
+    not keep a copy of them in memory for as long as it stays cached on the worker.
+    """
+
     batch_id: str
     chunk_number: int
     correlation_id: str
-    essays: list[EssayText]
+    essays: list[EssayRef]
     # A killed worker, or a cancel, reaches a running chunk activity within about this long
     # (heartbeats are throttled to 80% of it). From the API's settings.
     heartbeat_timeout_s: float = 10.0
+
+
+class ChunkInput(ChunkHeader):
+    """A chunk's input as the API sends it, with the texts."""
+
+    essays: list[EssayText]
 
 
 class ChunkCommand(BaseModel):

@@ -1,7 +1,8 @@
 """ChunkWorkflow: up to a hundred essays of one batch, stored, then announced on command.
 
-The texts arrive once, in the input; from then on the workflow holds ids and states only. It
-reports its counts to the parent `batch-{id}` by signal and takes `publish` or `cancel` from it.
+The texts arrive once, in the input, which the workflow reads without them (ChunkHeader): it
+holds ids and states only. It reports its counts to the parent `batch-{id}` by signal and takes
+`publish` or `cancel` from it.
 Both activities return partial progress instead of failing when some essays got through, so the
 workflow always knows exactly which essays are stored and which events the broker acknowledged,
 even when it is cancelled halfway.
@@ -21,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         CHUNK_REPORT_SIGNAL,
         STATUS_MEMO,
         ChunkCommand,
-        ChunkInput,
+        ChunkHeader,
         ChunkReport,
         ChunkStatus,
         EssayCounts,
@@ -49,7 +50,7 @@ class ChunkWorkflow:
     """Query `status` for every essay's state; signal `command` to publish or cancel."""
 
     @workflow.init
-    def __init__(self, inp: ChunkInput) -> None:
+    def __init__(self, inp: ChunkHeader) -> None:
         self._inp = inp
         self._essays = {
             e.essay_id: EssayEntry(essay_id=e.essay_id, state=EssayState.RECEIVED)
@@ -59,7 +60,7 @@ class ChunkWorkflow:
         self._report_seq = 0
 
     @workflow.run
-    async def run(self, inp: ChunkInput) -> ChunkStatus:
+    async def run(self, inp: ChunkHeader) -> ChunkStatus:
         await self._report()
         await self._store()
         await self._report()
