@@ -15,6 +15,7 @@ from api.bodies import ClientId, NonBlankText, check_id, read_model
 from api.correlation import current_correlation_id
 from api.errors import ApiError
 from api.essay_status import essay_status
+from api.owners import check_owner, owner_memo, scoped
 from api.temporal import rpc_timeout, settings, temporal
 from workflows.essay import EssayWorkflow
 from workflows.ids import essay_search_attributes, essay_workflow_id
@@ -55,7 +56,7 @@ def _essay_id(body: TriggerSpellcheckRequest) -> str:
                 }
             ],
         )
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, key))
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, scoped(key)))
 
 
 @essays.post("/v1/trigger-spellcheck")
@@ -74,7 +75,11 @@ async def trigger_spellcheck():
             # One workflow per essay id, ever (within retention): a retried POST finds it.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            memo={"correlation_id": correlation_id, "text_sha256": text_sha256},
+            memo={
+                "correlation_id": correlation_id,
+                "text_sha256": text_sha256,
+                **owner_memo(),
+            },
             search_attributes=essay_search_attributes(essay_id),
             static_summary=f"Spellcheck request for essay {essay_id}",
             rpc_timeout=rpc_timeout(),
@@ -90,8 +95,11 @@ async def trigger_spellcheck():
 
 
 async def _same_essay_or_conflict(handle: WorkflowHandle, essay_id: str, text_sha256: str) -> str:
-    """A repeat of the same essay returns the original; a different text under its id is 409."""
-    memo = await (await handle.describe(rpc_timeout=rpc_timeout())).memo()
+    """A repeat of the same essay returns the original; a different text under its id is 409;
+    another client's essay is not there for this one (404)."""
+    description = await handle.describe(rpc_timeout=rpc_timeout())
+    await check_owner(description, f"no essay with id {essay_id}")  # as for an unknown id
+    memo = await description.memo()
     if memo.get("text_sha256") != text_sha256:
         raise ApiError(
             409,
