@@ -10,8 +10,13 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.keys import KeyRing, parse_api_keys
+
+# Settings whose values must never appear in a message or a log line.
+SECRET_SETTINGS = frozenset({"api_keys"})
 
 
 class SettingsError(RuntimeError):
@@ -30,6 +35,15 @@ class Settings(BaseSettings):
     # Batch requests carry many essays: a page of up to MAX_BATCH_ESSAYS essays within this.
     max_batch_request_bytes: int = Field(default=4 * 1_048_576, ge=1024)
     max_batch_essays: int = Field(default=500, ge=1, le=2000)
+    # Comma-separated `name:key` pairs and/or bare keys (api/keys.py). Unset or empty: the API
+    # runs open, and says so in its log at start-up.
+    api_keys: SecretStr | None = None
+    # Token bucket per client (per address while open): requests per second, and how many may
+    # come at once after a quiet spell. 0 turns the limit off.
+    rate_limit_per_s: float = Field(default=0.0, ge=0, le=100_000, allow_inf_nan=False)
+    rate_limit_burst: int = Field(default=20, ge=1, le=100_000)
+    # How long `GET /readyz` waits for Temporal before answering 503: probes want a quick answer.
+    readiness_timeout_s: float = Field(default=2.0, gt=0, le=60)
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -70,6 +84,18 @@ class Settings(BaseSettings):
     # server, they take the CPU first. 0 leaves it as started.
     worker_nice: int = Field(default=10, ge=0, le=19)
 
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # `API_KEYS=` in a compose file means "no keys", as unset does
+        parse_api_keys(value.get_secret_value())  # ValueError names the entry, not the key
+        return value
+
+    def key_ring(self) -> KeyRing | None:
+        """The configured API keys, or None when the API runs open."""
+        return parse_api_keys(self.api_keys.get_secret_value()) if self.api_keys else None
+
 
 def load_settings() -> Settings:
     """Read the environment, turning a validation error into one message per bad variable."""
@@ -78,7 +104,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            f" (got {err.get('input')!r})"
+            + ("" if SECRET_SETTINGS & set(err["loc"]) else f" (got {err.get('input')!r})")
             for err in exc.errors(include_url=False)
         )
         raise SettingsError(f"invalid setting(s): {problems}") from None

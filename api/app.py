@@ -7,11 +7,14 @@ import logging
 from quart import Quart
 from temporalio.client import Client
 
+from api.auth import register_access
 from api.batches import batches
 from api.correlation import register_correlation
 from api.errors import register_error_handlers
 from api.essays import essays
-from api.health import health
+from api.health import PROBE, health
+from api.rate_limit import RateLimiter
+from api.readiness import ReadinessProbe
 from api.temporal import EXTENSION
 from logging_setup import configure_logging
 from settings import Settings, get_settings
@@ -31,7 +34,11 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
         settings.max_request_bytes, settings.max_batch_request_bytes
     )
     app.extensions["settings"] = settings
-    register_correlation(app)
+    app.extensions[PROBE] = ReadinessProbe(
+        settings.temporal_namespace, settings.readiness_timeout_s
+    )
+    register_correlation(app)  # first: even a refused request gets its correlation id
+    register_access(app, settings.key_ring(), _rate_limiter(settings))
     register_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(essays)
@@ -47,3 +54,9 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
         log.info("API ready; Temporal at %s", settings.temporal_address)
 
     return app
+
+
+def _rate_limiter(settings: Settings) -> RateLimiter | None:
+    if not settings.rate_limit_per_s:
+        return None
+    return RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.datastructures import MultiDict
 
 from api.errors import ApiError, service_unavailable
+from api.owners import check_owner
 from api.temporal import rpc_timeout, temporal
 from workflows.batch import BatchWorkflow
 from workflows.batch_models import (
@@ -62,15 +63,19 @@ def page_params(args: MultiDict) -> tuple[int, int]:
 
 
 async def _describe_or_404(handle: WorkflowHandle, what: str) -> WorkflowExecutionDescription:
+    """The workflow's description; 404 when it does not exist or belongs to another client."""
     try:
-        return await handle.describe(rpc_timeout=rpc_timeout())
+        description = await handle.describe(rpc_timeout=rpc_timeout())
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ApiError(404, "Not Found", f"no {what}") from None
         raise
+    await check_owner(description, f"no {what}")
+    return description
 
 
-async def closed_batch_or_404(batch_id: str) -> WorkflowExecutionDescription:
+async def batch_or_404(batch_id: str) -> WorkflowExecutionDescription:
+    """The batch's parent, running or closed, if it exists and is this client's."""
     handle = temporal().get_workflow_handle(batch_workflow_id(batch_id))
     return await _describe_or_404(handle, f"batch with id {batch_id}")
 

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.batch_status import closed_batch_or_404
+from api.batch_status import batch_or_404
 from api.errors import ApiError
 from workflows.batch import CONFLICT_ERRORS
 
@@ -31,7 +31,7 @@ async def run_update(call: Awaitable[T], batch_id: str | None = None) -> T:
             RPCStatusCode.FAILED_PRECONDITION,
         ):
             raise
-        description = await closed_batch_or_404(batch_id)
+        description = await batch_or_404(batch_id)
         raise ApiError(
             409, "Conflict", f"batch {batch_id} is closed ({description.status.name.lower()})"
         ) from None

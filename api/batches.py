@@ -19,12 +19,14 @@ from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from api.auth import current_client
 from api.batch_pages import BatchIn, Page, PageIn, digest, plan_page
-from api.batch_status import batch_status, closed_batch_or_404, page_params
+from api.batch_status import batch_or_404, batch_status, page_params
 from api.batch_updates import run_update
 from api.bodies import check_id, read_model
 from api.correlation import current_correlation_id
 from api.errors import ApiError
+from api.owners import owner_memo, scoped
 from api.temporal import rpc_timeout, settings, temporal
 from workflows.batch import BatchWorkflow
 from workflows.batch_models import AddPageInput, BatchInput, ChunkInput, ChunkPlan
@@ -44,7 +46,7 @@ def _batch_id(body: BatchIn) -> str:
         return body.batch_id
     key = request.headers.get("Idempotency-Key")
     if key:
-        return str(uuid.uuid5(BATCH_IDEMPOTENCY_NAMESPACE, key))
+        return str(uuid.uuid5(BATCH_IDEMPOTENCY_NAMESPACE, scoped(key)))
     return str(uuid.uuid4())
 
 
@@ -81,7 +83,10 @@ async def create_batch():
     batch_id = _batch_id(body)
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)
-    create_digest = digest([page.digest, body.metadata])
+    # The owner is part of what is created: another client's create under this batch id is
+    # refused by the workflow itself (BatchConflict), however the two requests interleave.
+    client = current_client()
+    create_digest = digest([page.digest, body.metadata, *([client] if client else [])])
     start = WithStartWorkflowOperation(
         BatchWorkflow.run,
         BatchInput(
@@ -94,7 +99,7 @@ async def create_batch():
         task_queue=settings().temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        memo={"correlation_id": correlation_id, "create_digest": create_digest},
+        memo={"correlation_id": correlation_id, "create_digest": create_digest, **owner_memo()},
         search_attributes=batch_search_attributes(batch_id),
         static_summary=f"Batch {batch_id}: parent of its chunk workflows",
     )
@@ -107,9 +112,13 @@ async def create_batch():
                 rpc_timeout=rpc_timeout(),
             )
         )
+    except ApiError as conflict:
+        if conflict.status == 409:
+            await batch_or_404(batch_id)  # another client's batch: 404, as if it did not exist
+        raise
     except WorkflowAlreadyStartedError:
         # The batch exists and is closed: the same request still gets its answer.
-        memo = await (await closed_batch_or_404(batch_id)).memo()
+        memo = await (await batch_or_404(batch_id)).memo()
         if memo.get("create_digest") != create_digest:
             raise ApiError(
                 409, "Conflict", f"batch {batch_id} exists with different essays"
@@ -125,6 +134,7 @@ async def create_batch():
 async def add_essays(batch_id: str):
     check_id("batch_id", batch_id)
     body = await _read(PageIn)
+    await _check_owner(batch_id)
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)
     handle = _parent(batch_id)
@@ -141,6 +151,7 @@ async def add_essays(batch_id: str):
 @batches.post("/v1/batch/<batch_id>/spellcheck")
 async def trigger(batch_id: str):
     check_id("batch_id", batch_id)
+    await _check_owner(batch_id)
     result = await run_update(
         _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
         batch_id=batch_id,
@@ -156,6 +167,7 @@ async def trigger(batch_id: str):
 @batches.post("/v1/batch/<batch_id>/cancel")
 async def cancel(batch_id: str):
     check_id("batch_id", batch_id)
+    await _check_owner(batch_id)
     await run_update(
         _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
         batch_id=batch_id,
@@ -172,6 +184,13 @@ async def status(batch_id: str):
     check_id("batch_id", batch_id)
     offset, limit = page_params(request.args)
     return await batch_status(batch_id, offset, limit), 200
+
+
+async def _check_owner(batch_id: str) -> None:
+    """Before an update: 404 for another client's batch. The owner never changes, so a check
+    before the update is as good as one inside it. Open, there is nothing to check."""
+    if current_client() is not None:
+        await batch_or_404(batch_id)
 
 
 def _parent(batch_id: str) -> WorkflowHandle:

@@ -20,13 +20,17 @@ UNAVAILABLE_CODES = frozenset(
 
 
 class ApiError(Exception):
-    """An error the handlers raise on purpose, with its status, title and details."""
+    """An error the handlers raise on purpose, with its status, title, details and headers
+    (e.g. `WWW-Authenticate` on a 401, `Retry-After` on a 429)."""
 
-    def __init__(self, status: int, error: str, details: Any) -> None:
+    def __init__(
+        self, status: int, error: str, details: Any, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {error}: {details}")
         self.status = status
         self.error = error
         self.details = details
+        self.headers = headers or {}
 
 
 def error_body(error: str, details: Any) -> dict[str, Any]:
@@ -52,7 +56,7 @@ def service_unavailable(details: str) -> ApiError:
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ApiError)
     async def api_error(exc: ApiError):
-        return error_body(exc.error, exc.details), exc.status
+        return error_body(exc.error, exc.details), exc.status, exc.headers
 
     @app.errorhandler(ValidationError)
     async def validation_error(exc: ValidationError):

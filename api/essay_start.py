@@ -29,6 +29,7 @@ async def start_essay_workflow(
     essay_id: str,
     text: str,
     correlation_id: str,
+    extra_memo: dict[str, str] | None = None,
     rpc_timeout: timedelta | None = None,
 ) -> None:
     """Start the essay's workflow; WorkflowAlreadyStartedError if its id was used before."""
@@ -40,7 +41,11 @@ async def start_essay_workflow(
         # One workflow per essay id, ever (within retention): a retried POST finds it.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        memo={"correlation_id": correlation_id, "text_sha256": text_digest(text)},
+        memo={
+            "correlation_id": correlation_id,
+            "text_sha256": text_digest(text),
+            **(extra_memo or {}),
+        },
         search_attributes=essay_search_attributes(essay_id),
         static_summary=f"Spellcheck request for essay {essay_id}",
         rpc_timeout=rpc_timeout,

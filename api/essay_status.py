@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, service_unavailable
+from api.owners import check_owner
 from api.temporal import rpc_timeout
 from workflows.essay import EssayWorkflow
 from workflows.models import EssayState, EssayStatus
@@ -26,6 +27,7 @@ async def essay_status(handle: WorkflowHandle, essay_id: str) -> EssayStatus:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ApiError(404, "Not Found", f"no essay with id {essay_id}") from exc
         raise
+    await check_owner(description, f"no essay with id {essay_id}")
     if description.status == WorkflowExecutionStatus.RUNNING:
         return await _running(handle)
     if description.status == WorkflowExecutionStatus.COMPLETED:

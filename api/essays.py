@@ -14,6 +14,7 @@ from api.correlation import current_correlation_id
 from api.errors import ApiError
 from api.essay_start import start_essay_workflow, text_digest
 from api.essay_status import essay_status
+from api.owners import check_owner, owner_memo, scoped
 from api.temporal import rpc_timeout, settings, temporal
 from workflows.essay import EssayWorkflow
 from workflows.ids import essay_workflow_id
@@ -53,7 +54,7 @@ def _essay_id(body: TriggerSpellcheckRequest) -> str:
                 }
             ],
         )
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, key))
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, scoped(key)))
 
 
 @essays.post("/v1/trigger-spellcheck")
@@ -68,6 +69,7 @@ async def trigger_spellcheck():
             essay_id=essay_id,
             text=body.text,
             correlation_id=correlation_id,
+            extra_memo=owner_memo(),
             rpc_timeout=rpc_timeout(),
         )
     except WorkflowAlreadyStartedError:
@@ -81,8 +83,11 @@ async def trigger_spellcheck():
 
 
 async def _same_essay_or_conflict(handle: WorkflowHandle, essay_id: str, text_sha256: str) -> str:
-    """A repeat of the same essay returns the original; a different text under its id is 409."""
-    memo = await (await handle.describe(rpc_timeout=rpc_timeout())).memo()
+    """A repeat of the same essay returns the original; a different text under its id is 409;
+    another client's essay is not there for this one (404)."""
+    description = await handle.describe(rpc_timeout=rpc_timeout())
+    await check_owner(description, f"no essay with id {essay_id}")  # as for an unknown id
+    memo = await description.memo()
     if memo.get("text_sha256") != text_sha256:
         raise ApiError(
             409,

@@ -283,8 +283,13 @@ class Launcher:
         say(f"  Retention     {cfg.temporal_retention} on namespace {cfg.namespace!r}")
         say(f"  Logs          {LOG_DIR}/")
         say()
+        if os.environ.get("API_KEYS", "").strip():
+            say("  API keys      on (API_KEYS): add -H 'Authorization: Bearer <key>' below")
+        else:
+            say("  API keys      off: the API is open (set API_KEYS to require keys)")
+        say()
         say("  Try:")
-        say(f"    curl -s localhost:{cfg.api_port}/healthz")
+        say(f"    curl -s localhost:{cfg.api_port}/readyz")
         say(
             f"    curl -s -X POST localhost:{cfg.api_port}/v1/trigger-spellcheck"
             " -H 'Content-Type: application/json' -d '{\"text\":\"Hello wrold\"}'"

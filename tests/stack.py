@@ -1,14 +1,17 @@
 """The whole system on real parts: dev server, broker, content store, worker, API (hypercorn).
 
 `stack` is a module-scoped fixture; a test package uses it by importing it into its conftest,
-and may override `dev_env` there (e.g. with shrunk server limits).
+and may override `dev_env` there (e.g. with shrunk server limits). `running_stack` starts one
+with other settings (API keys, a rate limit) for a fixture of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -29,37 +32,47 @@ class Stack:
     api: httpx.AsyncClient
     broker: Server
     content_store: Server
+    api_log: Path
 
 
 def api_env(settings: Settings) -> dict[str, str]:
-    return {
+    env = {
         "HOST": settings.host,
         "PORT": str(settings.port),
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": settings.log_level,
+        "RATE_LIMIT_PER_S": str(settings.rate_limit_per_s),
+        "RATE_LIMIT_BURST": str(settings.rate_limit_burst),
     }
+    if settings.api_keys is not None:
+        env["API_KEYS"] = settings.api_keys.get_secret_value()
+    return env
 
 
-@pytest.fixture(scope="module")
-async def stack(
+@contextlib.asynccontextmanager
+async def running_stack(
     dev_env: WorkflowEnvironment,
     broker: Server,
     content_store: Server,
     tmp_path_factory: pytest.TempPathFactory,
+    **overrides: object,
 ) -> AsyncIterator[Stack]:
-    settings = Settings(
-        host=HOST,
-        port=free_port(),
-        temporal_address=dev_env.client.service_client.config.target_host,
-        temporal_task_queue=f"tq-{uuid.uuid4()}",
-        kafka_bootstrap_servers=broker.address,
-        kafka_topic=f"essay.spellcheck.requested.v1.{uuid.uuid4().hex[:8]}",
-        kafka_enable_idempotence=False,
-        kafka_request_timeout_ms=2000,
-        activity_heartbeat_timeout_s=3,
-        content_service_url=content_url(content_store),
-    )
+    """The API (hypercorn, with `overrides` as its settings) and a worker, on the servers."""
+    values: dict[str, object] = {
+        "host": HOST,
+        "log_level": "WARNING",
+        "port": free_port(),
+        "temporal_address": dev_env.client.service_client.config.target_host,
+        "temporal_task_queue": f"tq-{uuid.uuid4()}",
+        "kafka_bootstrap_servers": broker.address,
+        "kafka_topic": f"essay.spellcheck.requested.v1.{uuid.uuid4().hex[:8]}",
+        "kafka_enable_idempotence": False,
+        "kafka_request_timeout_ms": 2000,
+        "activity_heartbeat_timeout_s": 3,
+        "content_service_url": content_url(content_store),
+    }
+    settings = Settings(**{**values, **overrides})
     await create_topic(broker.address, settings.kafka_topic)
     log = tmp_path_factory.mktemp("api") / "api.log"
     api = Server(
@@ -73,7 +86,18 @@ async def stack(
             build_worker(dev_env.client, settings, http, publisher),
             httpx.AsyncClient(base_url=f"http://{api.address}", timeout=10) as api_client,
         ):
-            yield Stack(settings, dev_env.client, api_client, broker, content_store)
+            yield Stack(settings, dev_env.client, api_client, broker, content_store, log)
     finally:
         await publisher.close()
         api.stop()
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    dev_env: WorkflowEnvironment,
+    broker: Server,
+    content_store: Server,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    async with running_stack(dev_env, broker, content_store, tmp_path_factory) as started:
+        yield started

@@ -37,3 +37,37 @@ def test_bad_value_names_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("RATE_LIMIT_PER_S", "-1"), ("RATE_LIMIT_BURST", "0"), ("READINESS_TIMEOUT_S", "0")],
+)
+def test_bad_limits_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
+
+
+def test_a_bad_api_key_list_names_the_variable_and_hides_the_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good = "portal:secret-0123456789abcdef"
+    monkeypatch.setenv("API_KEYS", f"{good},other:tooshort")
+    with pytest.raises(SettingsError, match="API_KEYS: .*entry 2") as caught:
+        load_settings()
+    assert "secret-0123456789abcdef" not in str(caught.value)
+    assert "tooshort" not in str(caught.value)
+
+
+def test_api_keys_unset_or_empty_means_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("API_KEYS", raising=False)
+    assert load_settings().key_ring() is None
+    monkeypatch.setenv("API_KEYS", "  ")
+    assert load_settings().key_ring() is None
+    monkeypatch.setenv("API_KEYS", "portal:secret-0123456789abcdef")
+    settings = load_settings()
+    assert settings.key_ring().identify("secret-0123456789abcdef") == "portal"
+    assert "secret" not in repr(settings)

@@ -1,0 +1,47 @@
+"""Ownership: a batch or essay belongs to the client that created it.
+
+The owner is written into the workflow's memo at start (`owner`), which the workflows never
+touch (their own memo upserts write only their status key) and which continue-as-new carries
+on. Every route that names a batch or essay reads it with the `describe` it makes anyway (or
+one more, for the updates) and answers another client 404, exactly as for an id that does not
+exist, so a client cannot even learn which ids others use.
+
+While the API runs open nothing is checked. Workflows started while it was open have no owner
+and stay visible to every client after keys are turned on.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import WorkflowExecutionDescription
+
+from api.auth import current_client
+from api.errors import ApiError
+
+OWNER_MEMO = "owner"
+
+
+def owner_memo() -> dict[str, str]:
+    """The memo entry recording this request's client as the owner (none while open)."""
+    client = current_client()
+    return {OWNER_MEMO: client} if client else {}
+
+
+async def is_foreign(description: WorkflowExecutionDescription) -> bool:
+    """Does the workflow belong to a client other than this request's?"""
+    client = current_client()
+    if client is None:
+        return False
+    owner = await description.memo_value(OWNER_MEMO, None)
+    return owner is not None and owner != client
+
+
+async def check_owner(description: WorkflowExecutionDescription, not_found: str) -> None:
+    if await is_foreign(description):
+        raise ApiError(404, "Not Found", not_found)
+
+
+def scoped(value: str) -> str:
+    """An `Idempotency-Key` (or any client-chosen string) made distinct per client, so two
+    clients that happen to pick the same key get two essays, not each other's."""
+    client = current_client()
+    return value if client is None else f"{client}\n{value}"
