@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from workflows.batch_models import (
         CHUNK_REPORT_SIGNAL,
+        FIRST_CHUNK_NUMBER,
         STATUS_MEMO,
         AddPageInput,
         BatchInput,
@@ -113,7 +114,7 @@ class BatchWorkflow:
         now = workflow.now()
         numbers = []
         for plan in page.chunks:
-            number = len(self._chunks) + 1
+            number = len(self._chunks) + FIRST_CHUNK_NUMBER
             self._chunks[number] = ChunkSummary(
                 number=number,
                 essay_count=len(plan.essay_ids),

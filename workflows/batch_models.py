@@ -139,6 +139,10 @@ class TriggerResult(BaseModel):
     essay_count: int
 
 
+# The parent numbers its chunks from here, in the order their pages arrive.
+FIRST_CHUNK_NUMBER = 1
+
+
 class ChunkRef(BaseModel):
     number: int
     essay_count: int
