@@ -27,6 +27,7 @@ from devstack.components import (
     worker_argv,
 )
 from settings import Settings
+from workflows.ids import SEARCH_ATTRIBUTE_TYPES
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -111,7 +112,7 @@ class BenchStack:
             self.ports["temporal"],
             ui_port=None,
             db_file=self.work_dir / "temporal.db",
-            search_attributes={"BatchId": "Keyword", "EssayId": "Keyword"},
+            search_attributes=SEARCH_ATTRIBUTE_TYPES,
         )
         await self._serve("temporal", temporal)
         await self._serve("broker", broker_argv(self.ports["broker"], HOST))

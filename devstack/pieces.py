@@ -22,6 +22,7 @@ from devstack.components import (
     worker_argv,
 )
 from devstack.console import describe_exit
+from workflows.ids import SEARCH_ATTRIBUTE_TYPES
 
 HOST = "127.0.0.1"
 STATE_DIR = REPO_ROOT / ".state"
@@ -142,7 +143,7 @@ def build_pieces(cfg: Config) -> list[Piece]:
         cfg.temporal_ui_port,
         STATE_DIR / "temporal.db",
         namespace=cfg.namespace,
-        search_attributes={"BatchId": "Keyword", "EssayId": "Keyword"},
+        search_attributes=SEARCH_ATTRIBUTE_TYPES,
     )
     content_argv = content_store_argv(cfg.content_port, STATE_DIR / "content", host=HOST)
     return [

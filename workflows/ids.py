@@ -21,6 +21,8 @@ def chunk_workflow_id(batch_id: str, chunk_number: int) -> str:
 BATCH_ID = SearchAttributeKey.for_keyword("BatchId")
 ESSAY_ID = SearchAttributeKey.for_keyword("EssayId")
 SEARCH_ATTRIBUTES = (BATCH_ID, ESSAY_ID)
+# The same for the `temporal` CLI (--search-attribute NAME=TYPE): all of ours are keywords.
+SEARCH_ATTRIBUTE_TYPES = {key.name: "Keyword" for key in SEARCH_ATTRIBUTES}
 
 
 def batch_search_attributes(batch_id: str) -> TypedSearchAttributes:
