@@ -95,7 +95,7 @@ def submit(
             if final is None:
                 out.print(Text(_not_followed(batch_id, do_trigger)))
                 return
-            _conclude(out, client, batch_id, final, time.monotonic() - started, do_trigger)
+            _conclude(out, client, batch_id, final, time.monotonic() - started)
 
 
 def _describe_input(out: Console, path: Path, folder: EssayFolder) -> None:
@@ -121,20 +121,19 @@ def _not_followed(batch_id: str, triggered: bool) -> str:
 
 
 def _conclude(
-    out: Console, client: ApiClient, batch_id: str, final: dict, elapsed_s: float, triggered: bool
+    out: Console, client: ApiClient, batch_id: str, final: dict, elapsed_s: float
 ) -> None:
-    if triggered:
-        out.print(render.summary(final, elapsed_s))
-    else:
-        counts = final["counts"]
+    counts = final["counts"]
+    if final["state"] == "ready":  # followed with --no-trigger: stored, waiting for a trigger
         out.print(
             Text(
-                f"Batch {batch_id} is {final['state']}: {counts['stored']} of {counts['total']}"
-                " texts stored, not triggered. To trigger it, run this command again with"
+                f"Batch {batch_id} is ready: {counts['stored']} of {counts['total']} texts"
+                " stored, not triggered. To trigger it, run this command again with"
                 f" --batch-id {batch_id} and without --no-trigger."
             )
         )
-    counts = final["counts"]
+    else:
+        out.print(render.summary(final, elapsed_s))
     if counts["failed"] or counts["cancelled"] or final["state"] in ("cancelled", "failed"):
         unfinished = follow.unfinished(client, batch_id, final)
         if unfinished:

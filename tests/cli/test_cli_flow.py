@@ -152,6 +152,32 @@ async def test_no_trigger_waits_for_storing_and_a_rerun_triggers_the_same_batch(
     assert (await api_status(stack, batch))["counts"]["total"] == 6
 
 
+async def test_a_cancelled_batch_ends_with_exit_code_4_and_its_essays_listed(
+    stack: Stack, api_url: str, essay_folder: Callable[..., Path]
+) -> None:
+    folder = essay_folder({"kim.txt": "Kim's essay.\n", "lee.txt": "Lee's essay.\n"})
+    batch = batch_id()
+    common = ("--batch-id", batch, "--no-trigger", "--interval", "0.2", "--api-url", api_url)
+    sent = await run_cli("submit", str(folder), "--no-wait", *common)
+    assert sent.exit_code == 0, sent.stderr
+    assert f"Batch {batch} sent, not triggered" in sent.stdout
+    cancelled = await stack.api.post(f"/v1/batch/{batch}/cancel")
+    assert cancelled.status_code == 202, cancelled.text
+
+    watched = await run_cli("status", batch, "--watch", "--interval", "0.2", "--api-url", api_url)
+    assert watched.exit_code == 4, watched.stdout + watched.stderr
+    assert f"{batch} cancelled:" in watched.stdout
+
+    # A re-run finds the batch closed: nothing is sent again, and the summary names the essays.
+    again = await run_cli("submit", str(folder), *common)
+    assert again.exit_code == 4, again.stdout + again.stderr
+    assert f"Batch {batch} cancelled after" in again.stdout
+    assert "0 of 2 published, 2 cancelled." in again.stdout
+    listed = [line.replace("│", " ").split() for line in again.stdout.splitlines()]
+    assert ["kim", "cancelled"] in listed
+    assert ["lee", "cancelled"] in listed
+
+
 async def test_trigger_sends_one_essay_and_essay_shows_it(
     stack: Stack, api_url: str, tmp_path: Path
 ) -> None:
