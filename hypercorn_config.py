@@ -1,9 +1,16 @@
-"""Hypercorn settings for the API: the bind address from HOST and PORT.
+"""Hypercorn settings for the API: one process, the bind address from HOST and PORT.
 
-This file is read by Hypercorn's supervising process, which only forwards signals to the one
-serving process. It reads the two variables itself rather than importing `settings` (pydantic):
-that import alone costs the supervisor about 13 MB of memory. The serving process still reads
-and validates every setting, PORT and HOST included, through `settings.get_settings()`.
+`workers = 0` serves in the process Hypercorn starts in, without its supervisor. That is what
+makes SIGTERM drain cleanly: the serving process gets the signal itself, closes its listening
+socket at once (new connections are refused, so a load balancer or client retries elsewhere)
+and answers the requests already in flight, for up to `graceful_timeout`. Under a supervisor
+the supervisor keeps the listening socket open until its worker exits, so connections made
+during the drain are accepted and then reset; and a SIGTERM sent to the whole process group
+(as `make dev` stops a piece) kills the worker without any drain (tests/shutdown/).
+
+HOST and PORT are read here rather than through `settings` (pydantic), which this file need not
+import; the app still reads and validates every setting, PORT and HOST included, through
+`settings.get_settings()`.
 """
 
 import os
@@ -14,8 +21,11 @@ if not _port.isdigit() or not 1 <= int(_port) <= 65535:
     raise SystemExit(f"invalid setting PORT: must be a port number (got {_port!r})")
 
 bind = [f"{_host}:{_port}"]
+workers = 0
 # Requests are short (a workflow start); a long keep-alive only holds sockets open.
 keep_alive_timeout = 5
+# On SIGTERM, how long requests in flight may take to be answered. A request waits at most
+# TEMPORAL_RPC_TIMEOUT_S (5 s) on each call to Temporal, and a batch request makes a few.
 graceful_timeout = 10
 accesslog = "-"
 errorlog = "-"
