@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 from temporalio.api.enums.v1 import EventType, PendingActivityState, PendingWorkflowTaskState
 from temporalio.client import Client, WorkflowHistory
 
 from activities.shutdown import WORKER_STOPPING
+from api.app import create_app
 from devstack.components import ManagedProcess
 from tests.conftest import Server
 from tests.helpers import TopicReader, wait_until
@@ -43,21 +43,24 @@ def frozen(server: Server) -> Iterator[None]:
         os.kill(server.process.pid, signal.SIGCONT)
 
 
-async def submit(api_url: str) -> tuple[list[str], str, list[str]]:
-    """Three single essays and a triggered batch: their ids."""
-    async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
+async def submit(deployment: Deployment) -> tuple[list[str], str, list[str]]:
+    """Three single essays and a triggered batch, through the API's code in this process (the
+    API is not what this test stops); their ids."""
+    app = create_app(temporal_client=deployment.client, settings=deployment.settings)
+    async with app.test_app() as test_app:
+        api = test_app.test_client()
         essay_ids = []
         for n in range(3):
-            response = await http.post("/v1/trigger-spellcheck", json={"text": f"held essay {n}"})
-            assert response.status_code == 202, response.text
-            essay_ids.append(response.json()["essay_id"])
+            response = await api.post("/v1/trigger-spellcheck", json={"text": f"held essay {n}"})
+            assert response.status_code == 202, await response.get_data(as_text=True)
+            essay_ids.append((await response.get_json())["essay_id"])
         batch_id = f"held-{uuid.uuid4().hex[:8]}"
         essays = [{"text": f"held batch essay {n}"} for n in range(BATCH_ESSAYS)]
-        created = await http.post("/v1/batch", json={"batch_id": batch_id, "essays": essays})
-        assert created.status_code == 202, created.text
-        triggered = await http.post(f"/v1/batch/{batch_id}/spellcheck")
-        assert triggered.status_code == 202, triggered.text
-    return essay_ids, batch_id, created.json()["essay_ids"]
+        created = await api.post("/v1/batch", json={"batch_id": batch_id, "essays": essays})
+        assert created.status_code == 202, await created.get_data(as_text=True)
+        triggered = await api.post(f"/v1/batch/{batch_id}/spellcheck")
+        assert triggered.status_code == 202, await triggered.get_data(as_text=True)
+        return essay_ids, batch_id, (await created.get_json())["essay_ids"]
 
 
 async def all_running(
@@ -115,13 +118,12 @@ def step_failures(history: WorkflowHistory) -> list[str]:
 async def test_a_stopping_worker_hands_back_hung_activities_within_its_grace_period(
     deployment: Deployment, content_store: Server
 ) -> None:
-    api = await deployment.start_api()
     first = await deployment.start_worker(
         worker_graceful_shutdown_s=GRACE_S, content_service_timeout_s=HUNG_REQUEST_TIMEOUT_S
     )
     client = deployment.client
     with frozen(content_store):
-        essay_ids, batch_id, batch_essay_ids = await submit(api.url)
+        essay_ids, batch_id, batch_essay_ids = await submit(deployment)
         # The second worker starts only now, so the work went to the first; it starts without
         # waiting for the activities, so that they are still in their first attempt.
         second = deployment.spawn_worker()
