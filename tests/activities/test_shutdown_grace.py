@@ -1,8 +1,9 @@
 """An essay's step when its worker stops: it may finish within the grace period, not beyond it.
 
 The SDK does not cancel local activities at the end of the worker's graceful shutdown, so the
-step does it itself (activities/shutdown.py). A listener that accepts and never answers stands
-in for a hung Content Service: the one branch a real store cannot be made to take on cue.
+step does it itself (activities/shutdown.py). In this unit test a listener that accepts and never
+answers stands in for a hung Content Service; tests/shutdown/test_worker_handback.py freezes the
+real one, with real worker processes.
 """
 
 from __future__ import annotations

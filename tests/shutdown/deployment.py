@@ -1,7 +1,7 @@
 """The pieces a deploy restarts, as real processes: the API under Hypercorn, and the worker.
 
-An orchestrator (Kubernetes, docker, systemd's default for a main process) stops a process by
-sending SIGTERM to that process alone, then waits for it to exit; `terminate` does the same.
+An orchestrator (Kubernetes, docker) stops a container by sending SIGTERM to its main process,
+then waits for it to exit; `terminate` does the same.
 """
 
 from __future__ import annotations

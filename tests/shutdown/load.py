@@ -150,13 +150,16 @@ class Load:
         body: dict[str, Any] | None = None,
         key: str | None = None,
         also_after_503: tuple[int, ...] = (),
+        to: str | None = None,
     ) -> httpx.Response | None:
-        """POST, again after each 503; the answer if it is a 202 (or, once a 503 was repeated,
-        one of `also_after_503`), else None with the failure recorded."""
+        """POST (first to the API `to`, if given), again after each 503; the answer if it is a
+        202 (or, once a 503 was repeated, one of `also_after_503`), else None with the failure
+        recorded."""
         headers = {"Idempotency-Key": key} if key else {}
         accepted: tuple[int, ...] = (202,)
         for _ in range(MAX_UNAVAILABLE):
-            response = await self.balancer.post(path, body, headers=headers)
+            response = await self.balancer.post(path, body, to=to, headers=headers)
+            to = None
             if response is None:
                 return None
             if response.status_code == 503:
@@ -172,15 +175,20 @@ class Load:
         self.balancer.failures.append(f"POST {path}: 503 {MAX_UNAVAILABLE} times")
         return None
 
+    async def post_essay(self, text: str, to: str | None = None) -> bool:
+        """Post one single essay (first to the API `to`, if given); True once accepted."""
+        key = str(uuid.uuid4())
+        response = await self._post("/v1/trigger-spellcheck", {"text": text}, key=key, to=to)
+        if response is None:
+            return False
+        self.accepted.append(Accepted(response.json()["essay_id"], None))
+        return True
+
     async def _singles(self, client: int) -> None:
         for n in itertools.count():
             if self._stop.is_set():
                 return
-            text = f"rolling restart, client {client}, essay {n}: Helo wrold"
-            key = str(uuid.uuid4())
-            response = await self._post("/v1/trigger-spellcheck", {"text": text}, key=key)
-            if response is not None:
-                self.accepted.append(Accepted(response.json()["essay_id"], None))
+            await self.post_essay(f"rolling restart, client {client}, essay {n}: Helo wrold")
 
     async def _batches(self) -> None:
         while not self._stop.is_set():
