@@ -21,6 +21,7 @@ help:
 	@echo "make format     ruff format and fix"
 	@echo "make schema     regenerate the committed JSON Schema of the Kafka event"
 	@echo "make histories  re-record the replay histories under tests/replay/histories"
+	@echo "                (GENERATION=name: record beside them, see docs/versioning.md)"
 
 check-prereqs:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python >= 3.11 (e.g. apt-get install python3 python3-venv)" >&2; exit 1; }
@@ -62,7 +63,7 @@ schema: $(STAMP)
 	$(VENV)/bin/python -m workflows.events > schemas/essay.spellcheck.requested.v1.schema.json
 
 histories: $(STAMP)
-	KAFKA_ENABLE_IDEMPOTENCE=false $(VENV)/bin/python -m tests.replay.record
+	KAFKA_ENABLE_IDEMPOTENCE=false $(VENV)/bin/python -m tests.replay.record $(if $(GENERATION),--generation $(GENERATION))
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .state .pdm-python .pytest_cache .ruff_cache

@@ -1,8 +1,16 @@
-"""Hypercorn settings for the API: the bind address from HOST and PORT.
+"""Hypercorn settings for the API: one process, the bind address from HOST and PORT.
 
-Hypercorn reads this file before it loads the app. The app still reads and validates every
-setting, PORT and HOST included, through `settings.get_settings()`; this file checks PORT only so
-that a bad value fails before the socket is bound.
+`workers = 0` serves in the process Hypercorn starts in, without its supervisor. That is what
+makes SIGTERM drain cleanly: the serving process gets the signal itself, closes its listening
+socket at once (new connections are refused, so a load balancer or client retries elsewhere)
+and answers the requests already in flight, for up to `graceful_timeout`. Under a supervisor
+the supervisor keeps the listening socket open until its worker exits, so connections made
+during the drain are accepted and then reset; and a SIGTERM sent to the whole process group
+(as `make dev` stops a piece) kills the worker without any drain (tests/shutdown/).
+
+HOST and PORT are read here rather than through `settings` (pydantic), which this file need not
+import; the app still reads and validates every setting, PORT and HOST included, through
+`settings.get_settings()`.
 """
 
 import os
@@ -13,13 +21,14 @@ if not _port.isdigit() or not 1 <= int(_port) <= 65535:
     raise SystemExit(f"invalid setting PORT: must be a port number (got {_port!r})")
 
 bind = [f"{_host}:{_port}"]
+# In-process (see above); without the supervisor and multiprocessing's resource tracker the
+# API also needs about 55 MB less memory (bench B4).
+workers = 0
 # Requests are short (a workflow start); a long keep-alive only holds sockets open.
 keep_alive_timeout = 5
+# On SIGTERM, how long requests in flight may take to be answered. A request waits at most
+# TEMPORAL_RPC_TIMEOUT_S (5 s) on each call to Temporal, and a batch request makes a few.
 graceful_timeout = 10
-# Serve in this process: Hypercorn's supervisor (workers >= 1) only forwards signals to one
-# serving process, and with multiprocessing's resource tracker it cost about 55 MB of memory.
-# SIGTERM and SIGINT still drain in-flight requests for up to `graceful_timeout`.
-workers = 0
 # libuv's event loop: less CPU per request than asyncio's default loop.
 worker_class = "uvloop"
 accesslog = "-"

@@ -2,6 +2,12 @@
 
 One pooled httpx client and one Kafka producer serve every activity in this process; both are
 opened before the worker polls and closed after it has drained.
+
+On SIGTERM it stops polling at once (another worker takes new tasks), lets running activities
+finish for WORKER_GRACEFUL_SHUTDOWN_S, then cancels what is left: a batch chunk's activity hands
+back the essays it finished, a single essay's step fails with a retryable error, and either way
+the workflow retries the rest on another worker. Nothing is lost if the process is killed
+instead; the heartbeat and workflow task timeouts then take longer to notice.
 """
 
 from __future__ import annotations
@@ -55,10 +61,13 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
 def build_worker(
     client: Client, settings: Settings, http: httpx.AsyncClient, publisher: KafkaPublisher
 ) -> Worker:
+    # Activities get the grace period too: the SDK cancels running activities when it ends, but
+    # not local ones, which stop themselves then (activities/shutdown.py).
+    grace = timedelta(seconds=settings.worker_graceful_shutdown_s)
     content = ContentActivities(
-        http, settings.content_service_url, settings.content_service_concurrency
+        http, settings.content_service_url, settings.content_service_concurrency, grace
     )
-    events = EventActivities(publisher, settings.kafka_topic)
+    events = EventActivities(publisher, settings.kafka_topic, grace)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -69,7 +78,7 @@ def build_worker(
             events.publish_event,
             events.publish_chunk,
         ],
-        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
+        graceful_shutdown_timeout=grace,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         # Workflow tasks run one at a time under the GIL anyway; each one in flight holds its
         # history (a chunk's start carries a hundred texts) in memory.
@@ -112,7 +121,10 @@ async def run(settings: Settings) -> None:
                     settings.temporal_address,
                 )
                 await stop.wait()
-                log.info("stopping: finishing running activities")
+                log.info(
+                    "stopping: running activities have %g s to finish",
+                    settings.worker_graceful_shutdown_s,
+                )
         finally:
             await publisher.close()
     log.info("worker stopped")

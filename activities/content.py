@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.progress import run_all_heartbeating
+from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
 from workflows.batch_models import STORE_CHUNK, ChunkInput, StoreChunkInput, StoreChunkResult
 from workflows.models import STORE_ESSAY, StoredEssay, StoreEssayInput
 
@@ -38,14 +39,24 @@ def _excerpt(response: httpx.Response) -> str:
 class ContentActivities:
     """Stores texts through one pooled client, at most `concurrency` requests at a time."""
 
-    def __init__(self, http: httpx.AsyncClient, url: str, concurrency: int = 32) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        concurrency: int = 32,
+        shutdown_grace: timedelta = DEFAULT_SHUTDOWN_GRACE,
+    ) -> None:
         self._http = http
         self._url = url
         self._slots = asyncio.Semaphore(concurrency)
+        self._shutdown_grace = shutdown_grace
 
     @activity.defn(name=STORE_ESSAY)
     async def store_essay(self, inp: StoreEssayInput) -> StoredEssay:
-        storage_id = await self._store(inp.text, inp.correlation_id)
+        # A local activity: the SDK would not cancel it when the worker stops.
+        storage_id = await within_shutdown_grace(
+            self._store(inp.text, inp.correlation_id), self._shutdown_grace
+        )
         activity.logger.info(
             "stored essay", extra={"essay_id": inp.essay_id, "storage_id": storage_id}
         )

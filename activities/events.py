@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from temporalio import activity
@@ -9,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.kafka import IdempotenceRejected, KafkaPublisher
 from activities.progress import run_all_heartbeating
+from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
 from workflows.batch_models import PUBLISH_CHUNK, PublishChunkInput, PublishChunkResult
 from workflows.events import SpellcheckRequestedEvent
 from workflows.models import PUBLISH_SPELLCHECK_REQUESTED, PublishedEvent, PublishEventInput
@@ -17,17 +20,27 @@ BROKER_UNAVAILABLE = "BrokerUnavailable"
 
 
 class EventActivities:
-    def __init__(self, publisher: KafkaPublisher, topic: str) -> None:
+    def __init__(
+        self,
+        publisher: KafkaPublisher,
+        topic: str,
+        shutdown_grace: timedelta = DEFAULT_SHUTDOWN_GRACE,
+    ) -> None:
         self._publisher = publisher
         self._topic = topic
+        self._shutdown_grace = shutdown_grace
 
     @activity.defn(name=PUBLISH_SPELLCHECK_REQUESTED)
     async def publish_event(self, inp: PublishEventInput) -> PublishedEvent:
         event = inp.event
         producer = await self._producer()
         try:
-            metadata = await producer.send_and_wait(
-                self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
+            # A local activity: the SDK would not cancel it when the worker stops.
+            metadata = await within_shutdown_grace(
+                producer.send_and_wait(
+                    self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
+                ),
+                self._shutdown_grace,
             )
         except KafkaError as exc:
             self._publisher.discard(producer)

@@ -2,13 +2,18 @@
 
 Starts a dev server (with continue-as-new suggested after a few events, so the batch parent
 continues-as-new), the broker and the content store on free ports, runs each scenario through
-the real worker and API code, and writes every run's history under histories/.
+the real worker and API code, and writes every run's history under histories/, replacing the
+files there. With `--generation NAME` (`make histories GENERATION=NAME`) it writes them under
+histories/NAME/ instead and leaves every other file alone: after a release, the histories of
+older code stay until no run of that code can be open (docs/versioning.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import re
 import sysconfig
 import tempfile
 import uuid
@@ -34,6 +39,7 @@ from workflows.ids import SEARCH_ATTRIBUTES
 from workflows.models import EssayInput
 
 HISTORIES = Path(__file__).with_name("histories")
+GENERATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 # Low enough that the batch parent continues-as-new several times in a small batch.
 SUGGEST_CONTINUE_AS_NEW_AFTER = 25
@@ -50,7 +56,7 @@ ESSAYS = {
 }
 
 
-async def save_runs(client: Client, workflow_id: str, name: str) -> None:
+async def save_runs(client: Client, workflow_id: str, name: str, target: Path) -> None:
     """Every run of the workflow (continue-as-new makes several), oldest first."""
     runs = [e async for e in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
     runs.sort(key=lambda e: e.start_time)
@@ -59,12 +65,12 @@ async def save_runs(client: Client, workflow_id: str, name: str) -> None:
             workflow_id, run_id=execution.run_id
         ).fetch_history()
         suffix = f"_run{n}" if len(runs) > 1 else ""
-        path = HISTORIES / f"{name}{suffix}.json"
+        path = target / f"{name}{suffix}.json"
         path.write_text(history.to_json())
-        print(f"wrote {path.name} ({len(history.events)} events)")
+        print(f"wrote {path.relative_to(HISTORIES.parent)} ({len(history.events)} events)")
 
 
-async def record_essays(client: Client, settings: Settings) -> None:
+async def record_essays(client: Client, settings: Settings, target: Path) -> None:
     for name, inp in ESSAYS.items():
         workflow_id = f"essay-{inp.essay_id}-{uuid.uuid4().hex[:6]}"
         handle = await client.start_workflow(
@@ -72,10 +78,10 @@ async def record_essays(client: Client, settings: Settings) -> None:
         )
         with contextlib.suppress(WorkflowFailureError):  # the rejected one fails on purpose
             await handle.result()
-        await save_runs(client, workflow_id, name)
+        await save_runs(client, workflow_id, name, target)
 
 
-async def record_batches(client: Client, settings: Settings) -> None:
+async def record_batches(client: Client, settings: Settings, target: Path) -> None:
     app = create_app(temporal_client=client, settings=settings)
     async with app.test_app() as test_app:
         api = test_app.test_client()
@@ -85,22 +91,38 @@ async def record_batches(client: Client, settings: Settings) -> None:
         await api.post(f"/v1/batch/{done}/essays", json={"essays": essays[200:]})
         await api.post(f"/v1/batch/{done}/spellcheck")
         await client.get_workflow_handle(f"batch-{done}").result()
-        await save_runs(client, f"batch-{done}", "batch_completed")
-        await save_runs(client, f"batch-{done}-c1", "batch_completed_chunk")
+        await save_runs(client, f"batch-{done}", "batch_completed", target)
+        await save_runs(client, f"batch-{done}-c1", "batch_completed_chunk", target)
 
         cancelled = f"replay-cancel-{uuid.uuid4().hex[:6]}"
         await api.post("/v1/batch", json={"batch_id": cancelled, "essays": essays[:50]})
         await api.post(f"/v1/batch/{cancelled}/cancel")
         await client.get_workflow_handle(f"batch-{cancelled}").result()
         await client.get_workflow_handle(f"batch-{cancelled}-c1").result()
-        await save_runs(client, f"batch-{cancelled}", "batch_cancelled")
-        await save_runs(client, f"batch-{cancelled}-c1", "batch_cancelled_chunk")
+        await save_runs(client, f"batch-{cancelled}", "batch_cancelled", target)
+        await save_runs(client, f"batch-{cancelled}-c1", "batch_cancelled_chunk", target)
 
 
-async def main() -> None:
-    HISTORIES.mkdir(exist_ok=True)
-    for old in HISTORIES.glob("*.json"):
-        old.unlink()
+def prepare_target(generation: str | None) -> Path:
+    """The folder to write into, emptied of the histories it will hold again."""
+    if generation is None:
+        HISTORIES.mkdir(exist_ok=True)
+        for old in HISTORIES.glob("*.json"):
+            old.unlink()
+        return HISTORIES
+    if not GENERATION_NAME.match(generation):
+        raise SystemExit(f"GENERATION must match {GENERATION_NAME.pattern}, got {generation!r}")
+    target = HISTORIES / generation
+    if target.exists():
+        # A committed generation stands for runs of code that may still be open: never
+        # overwrite it; a new change gets a new generation.
+        raise SystemExit(f"{target} exists already; pick a new GENERATION name")
+    target.mkdir(parents=True)
+    return target
+
+
+async def main(generation: str | None) -> None:
+    target = prepare_target(generation)
     broker_port, content_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         broker = ManagedProcess("broker", broker_argv(broker_port))
@@ -128,10 +150,12 @@ async def main() -> None:
                     build_http_client(settings) as http,
                     build_worker(env.client, settings, http, publisher),
                 ):
-                    await record_essays(env.client, settings)
-                    await record_batches(env.client, settings)
+                    await record_essays(env.client, settings, target)
+                    await record_batches(env.client, settings, target)
                 await publisher.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generation", help="record into histories/GENERATION/, keeping the rest")
+    asyncio.run(main(parser.parse_args().generation))

@@ -3,7 +3,8 @@
 A change that makes a workflow take a different path for an old history (a non-determinism
 error) fails here, before it reaches a running workflow. Such changes go through
 `workflow.patched`; until the first tagged release histories may be re-recorded instead
-(`make histories`).
+(`make histories`). Histories of older code sit in generation folders (histories/NAME/) until
+no run of that code can be open; every one of them is replayed (docs/versioning.md).
 """
 
 from pathlib import Path
@@ -15,7 +16,8 @@ from temporalio.worker import Replayer
 
 from worker import WORKFLOWS
 
-HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+ROOT = Path(__file__).with_name("histories")
+HISTORIES = sorted(ROOT.rglob("*.json"))
 
 
 def test_there_are_histories_to_replay() -> None:
@@ -34,7 +36,9 @@ def test_there_are_histories_to_replay() -> None:
     )
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize(
+    "path", HISTORIES, ids=[str(p.relative_to(ROOT).with_suffix("")) for p in HISTORIES]
+)
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())  # noqa: ASYNC240 (tiny file)
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
