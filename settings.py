@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # server, they take the CPU first. 0 leaves it as started.
     worker_nice: int = Field(default=10, ge=0, le=19)
 
+    # Logs (README, "Logs"): `json` writes one JSON object per line, for log search; `text`
+    # the same lines for people.
+    log_format: Literal["json", "text"] = "json"
+
 
 def load_settings() -> Settings:
     """Read the environment, turning a validation error into one message per bad variable."""

@@ -137,7 +137,7 @@ def main() -> None:
         settings = get_settings()
     except SettingsError as exc:
         sys.exit(f"worker: {exc}")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     limit_malloc_arenas()
     if settings.worker_nice:
         # Batch work is background work: where the worker shares a machine with the API and

@@ -47,7 +47,12 @@ class ContentActivities:
     async def store_essay(self, inp: StoreEssayInput) -> StoredEssay:
         storage_id = await self._store(inp.text, inp.correlation_id)
         activity.logger.info(
-            "stored essay", extra={"essay_id": inp.essay_id, "storage_id": storage_id}
+            "stored essay",
+            extra={
+                "essay_id": inp.essay_id,
+                "correlation_id": inp.correlation_id,
+                "storage_id": storage_id,
+            },
         )
         return StoredEssay(storage_id=storage_id)
 
@@ -82,6 +87,7 @@ class ContentActivities:
             "stored chunk",
             extra={
                 "batch_id": inp.batch_id,
+                "correlation_id": inp.correlation_id,
                 "chunk": inp.chunk_number,
                 "stored": len(result.stored),
                 "rejected": len(result.rejected),

@@ -71,6 +71,7 @@ class EventActivities:
                 errors.append(exc)
 
         await run_all_heartbeating(send_one(e) for e in inp.events)
+        _log_chunk(inp, result, errors)
         if errors:
             self._publisher.discard(producer)
             if not result.published:
@@ -93,3 +94,20 @@ class EventActivities:
             raise ApplicationError(
                 f"Kafka unreachable: {type(exc).__name__}: {exc}", type=BROKER_UNAVAILABLE
             ) from None
+
+
+def _log_chunk(
+    inp: PublishChunkInput, result: PublishChunkResult, errors: list[BaseException]
+) -> None:
+    if not inp.events:
+        return
+    first = inp.events[0]  # a chunk's events share their batch and correlation id
+    activity.logger.info(
+        "published chunk",
+        extra={
+            "batch_id": first.entity_ref.parent_id,
+            "correlation_id": first.system_metadata.correlation_id,
+            "published": len(result.published),
+            "failed": len(errors),
+        },
+    )

@@ -24,7 +24,7 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     """Build the app; tests inject a client and settings, production reads the environment."""
     settings = settings or get_settings()
     if temporal_client is None:
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
     app = Quart(__name__)
     # The largest any route accepts; each route applies its own, smaller or equal, limit.
     app.config["MAX_CONTENT_LENGTH"] = max(
