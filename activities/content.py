@@ -10,6 +10,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import count_content
 from activities.progress import run_all_heartbeating
 from workflows.batch_models import STORE_CHUNK, ChunkInput, StoreChunkInput, StoreChunkResult
 from workflows.models import STORE_ESSAY, StoredEssay, StoreEssayInput
@@ -45,7 +46,12 @@ class ContentActivities:
 
     @activity.defn(name=STORE_ESSAY)
     async def store_essay(self, inp: StoreEssayInput) -> StoredEssay:
-        storage_id = await self._store(inp.text, inp.correlation_id)
+        try:
+            storage_id = await self._store(inp.text, inp.correlation_id)
+        except ApplicationError as exc:
+            count_content("rejected" if exc.non_retryable else "unavailable")
+            raise
+        count_content("stored")
         activity.logger.info(
             "stored essay",
             extra={
@@ -77,6 +83,9 @@ class ContentActivities:
                     transient.append(exc)
 
         await run_all_heartbeating(store_one(e) for e in inp.essay_ids)
+        count_content("stored", len(result.stored))
+        count_content("rejected", len(result.rejected))
+        count_content("unavailable", len(transient))
         if transient and not (result.stored or result.rejected):
             raise ApplicationError(
                 f"stored none of {len(inp.essay_ids)} essays: {transient[0].message}",

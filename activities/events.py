@@ -8,6 +8,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.kafka import IdempotenceRejected, KafkaPublisher
+from activities.metrics import count_events
 from activities.progress import run_all_heartbeating
 from workflows.batch_models import PUBLISH_CHUNK, PublishChunkInput, PublishChunkResult
 from workflows.events import SpellcheckRequestedEvent
@@ -24,18 +25,24 @@ class EventActivities:
     @activity.defn(name=PUBLISH_SPELLCHECK_REQUESTED)
     async def publish_event(self, inp: PublishEventInput) -> PublishedEvent:
         event = inp.event
-        producer = await self._producer()
+        try:
+            producer = await self._producer()
+        except ApplicationError:
+            count_events("failed")
+            raise
         try:
             metadata = await producer.send_and_wait(
                 self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
             )
         except KafkaError as exc:
+            count_events("failed")
             self._publisher.discard(producer)
             # No chained cause, so the failure stays within what the server keeps (~4 KB).
             raise ApplicationError(
                 f"Kafka did not acknowledge the event: {type(exc).__name__}: {exc}",
                 type=BROKER_UNAVAILABLE,
             ) from None
+        count_events("published")
         activity.logger.info(
             "published event",
             extra={
@@ -57,7 +64,11 @@ class EventActivities:
         Sends are batched by the producer, so a chunk costs a few round trips, not one per
         essay. Only when nothing was acknowledged does the activity fail (and back off).
         """
-        producer = await self._producer()
+        try:
+            producer = await self._producer()
+        except ApplicationError:
+            count_events("failed", len(inp.events))
+            raise
         result = PublishChunkResult()
         errors: list[BaseException] = []
 
@@ -71,6 +82,8 @@ class EventActivities:
                 errors.append(exc)
 
         await run_all_heartbeating(send_one(e) for e in inp.events)
+        count_events("published", len(result.published))
+        count_events("failed", len(errors))
         _log_chunk(inp, result, errors)
         if errors:
             self._publisher.discard(producer)

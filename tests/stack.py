@@ -35,6 +35,7 @@ def api_env(settings: Settings) -> dict[str, str]:
     return {
         "HOST": settings.host,
         "PORT": str(settings.port),
+        "API_METRICS_PORT": str(settings.api_metrics_port),
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "LOG_LEVEL": "WARNING",
@@ -59,6 +60,7 @@ async def stack(
         kafka_request_timeout_ms=2000,
         activity_heartbeat_timeout_s=3,
         content_service_url=content_url(content_store),
+        api_metrics_port=0,  # no fixed port: other test runs may share the machine
     )
     await create_topic(broker.address, settings.kafka_topic)
     log = tmp_path_factory.mktemp("api") / "api.log"
