@@ -13,7 +13,10 @@ import; the app still reads and validates every setting, PORT and HOST included,
 `settings.get_settings()`.
 """
 
+import logging
 import os
+
+from api.access_log import AccessLog
 
 _host = os.environ.get("HOST", "0.0.0.0")
 _port = os.environ.get("PORT", "5000")
@@ -31,5 +34,10 @@ keep_alive_timeout = 5
 graceful_timeout = 10
 # libuv's event loop: less CPU per request than asyncio's default loop.
 worker_class = "uvloop"
-accesslog = "-"
-errorlog = "-"
+# Hypercorn's lines go through the app's logging (logging_setup.py: JSON by default); the access
+# line is ours, with its parts as fields and the request's correlation id. One line per request
+# whatever LOG_LEVEL says, as Hypercorn's own access log did.
+accesslog = logging.getLogger("hypercorn.access")
+accesslog.setLevel(logging.INFO)
+errorlog = logging.getLogger("hypercorn.error")
+logger_class = AccessLog

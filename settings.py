@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.keys import KeyRing, parse_api_keys
@@ -83,6 +83,24 @@ class Settings(BaseSettings):
     # Added to the worker's niceness: where it shares a machine with the API and the Temporal
     # server, they take the CPU first. 0 leaves it as started.
     worker_nice: int = Field(default=10, ge=0, le=19)
+
+    # Logs and metrics (README, "Metrics" and "Logs").
+    # `json`: one JSON object per line, for log search; `text`: the same lines for people.
+    log_format: Literal["json", "text"] = "json"
+    # Prometheus endpoints, each on a port of its own (never the API's); 0 turns one off. The
+    # API's and the worker's are both bound on HOST.
+    api_metrics_port: int = Field(default=9100, ge=0, le=65535)
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # How often each worker measures the backlog through Temporal's visibility store: a few
+    # count and list calls per measurement (telemetry/backlog.py).
+    backlog_interval_s: float = Field(default=15.0, ge=0.1, le=3600)
+
+    @field_validator("api_metrics_port")
+    @classmethod
+    def _metrics_apart_from_the_api(cls, port: int, info: ValidationInfo) -> int:
+        if port and port == info.data.get("port"):
+            raise ValueError("must differ from PORT: metrics are never served on the API's port")
+        return port
 
     @field_validator("api_keys")
     @classmethod

@@ -1,7 +1,8 @@
 """The Temporal worker: runs the workflows and their activities until SIGTERM or SIGINT.
 
 One pooled httpx client and one Kafka producer serve every activity in this process; both are
-opened before the worker polls and closed after it has drained.
+opened before the worker polls and closed after it has drained. With WORKER_METRICS_PORT set,
+the SDK's metrics, the activities' counters and the backlog gauges are served there.
 
 On SIGTERM it stops polling at once (another worker takes new tasks), lets running activities
 finish for WORKER_GRACEFUL_SHUTDOWN_S, then cancels what is left: a batch chunk's activity hands
@@ -13,6 +14,7 @@ instead; the heartbeat and workflow task timeouts then take longer to notice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import logging
@@ -25,6 +27,7 @@ from datetime import timedelta
 import httpx
 import uvloop
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.content import ContentActivities
@@ -32,7 +35,8 @@ from activities.events import EventActivities
 from activities.kafka import IdempotenceRejected, KafkaPublisher
 from logging_setup import configure_logging
 from settings import Settings, SettingsError, get_settings
-from temporal_client import connect
+from telemetry.backlog import watch_backlog
+from temporal_client import MetricsPortUnavailable, build_runtime, connect
 from workflows.batch import BatchWorkflow
 from workflows.chunk import ChunkWorkflow
 from workflows.essay import EssayWorkflow
@@ -86,12 +90,12 @@ def build_worker(
     )
 
 
-async def connect_with_retry(settings: Settings) -> Client:
+async def connect_with_retry(settings: Settings, runtime: Runtime | None = None) -> Client:
     """Wait for Temporal instead of crashing, so start order does not matter."""
     delay = 1.0
     while True:
         try:
-            return await connect(settings)
+            return await connect(settings, runtime=runtime)
         except RuntimeError as exc:
             log.warning(
                 "Temporal at %s unreachable (%s); retrying in %.0f s",
@@ -109,12 +113,27 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    client = await connect_with_retry(settings)
+    port = settings.worker_metrics_port
+    metrics_address = f"{settings.host}:{port}" if port else None
+    runtime = build_runtime(metrics_address)
+    if metrics_address:
+        log.info("worker metrics on http://%s/metrics", metrics_address)
+    client = await connect_with_retry(settings, runtime)
     publisher = KafkaPublisher(settings)
     async with build_http_client(settings) as http:
         try:
             await publisher.check_at_startup()
-            async with build_worker(client, settings, http, publisher):
+            backlog = (
+                watch_backlog(
+                    client,
+                    settings.temporal_task_queue,
+                    runtime.metric_meter,
+                    settings.backlog_interval_s,
+                )
+                if metrics_address
+                else contextlib.nullcontext()  # nobody would see the gauges
+            )
+            async with build_worker(client, settings, http, publisher), backlog:
                 log.info(
                     "worker polling task queue %s on %s",
                     settings.temporal_task_queue,
@@ -149,7 +168,7 @@ def main() -> None:
         settings = get_settings()
     except SettingsError as exc:
         sys.exit(f"worker: {exc}")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     limit_malloc_arenas()
     if settings.worker_nice:
         # Batch work is background work: where the worker shares a machine with the API and
@@ -160,6 +179,8 @@ def main() -> None:
         uvloop.run(run(settings))
     except IdempotenceRejected as exc:
         sys.exit(f"worker: {exc}")
+    except MetricsPortUnavailable as exc:
+        sys.exit(f"worker: {exc}; set WORKER_METRICS_PORT to a free port, or 0 to turn it off")
     # The SDK's Rust threads can touch the interpreter while it finalizes and abort a worker
     # that already stopped cleanly (temporalio/sdk-python#300): skip finalization instead.
     logging.shutdown()

@@ -10,6 +10,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import count_content
 from activities.progress import run_all_heartbeating
 from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
 from workflows.batch_models import STORE_CHUNK, ChunkInput, StoreChunkInput, StoreChunkResult
@@ -53,12 +54,22 @@ class ContentActivities:
 
     @activity.defn(name=STORE_ESSAY)
     async def store_essay(self, inp: StoreEssayInput) -> StoredEssay:
-        # A local activity: the SDK would not cancel it when the worker stops.
-        storage_id = await within_shutdown_grace(
-            self._store(inp.text, inp.correlation_id), self._shutdown_grace
-        )
+        try:
+            # A local activity: the SDK would not cancel it when the worker stops.
+            storage_id = await within_shutdown_grace(
+                self._store(inp.text, inp.correlation_id), self._shutdown_grace
+            )
+        except ApplicationError as exc:
+            count_content("rejected" if exc.non_retryable else "unavailable")
+            raise
+        count_content("stored")
         activity.logger.info(
-            "stored essay", extra={"essay_id": inp.essay_id, "storage_id": storage_id}
+            "stored essay",
+            extra={
+                "essay_id": inp.essay_id,
+                "correlation_id": inp.correlation_id,
+                "storage_id": storage_id,
+            },
         )
         return StoredEssay(storage_id=storage_id)
 
@@ -83,6 +94,9 @@ class ContentActivities:
                     transient.append(exc)
 
         await run_all_heartbeating(store_one(e) for e in inp.essay_ids)
+        count_content("stored", len(result.stored))
+        count_content("rejected", len(result.rejected))
+        count_content("unavailable", len(transient))
         if transient and not (result.stored or result.rejected):
             raise ApplicationError(
                 f"stored none of {len(inp.essay_ids)} essays: {transient[0].message}",
@@ -93,6 +107,7 @@ class ContentActivities:
             "stored chunk",
             extra={
                 "batch_id": inp.batch_id,
+                "correlation_id": inp.correlation_id,
                 "chunk": inp.chunk_number,
                 "stored": len(result.stored),
                 "rejected": len(result.rejected),

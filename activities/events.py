@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.kafka import IdempotenceRejected, KafkaPublisher
+from activities.metrics import count_events
 from activities.progress import run_all_heartbeating
 from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
 from workflows.batch_models import PUBLISH_CHUNK, PublishChunkInput, PublishChunkResult
@@ -33,7 +34,11 @@ class EventActivities:
     @activity.defn(name=PUBLISH_SPELLCHECK_REQUESTED)
     async def publish_event(self, inp: PublishEventInput) -> PublishedEvent:
         event = inp.event
-        producer = await self._producer()
+        try:
+            producer = await self._producer()
+        except ApplicationError:
+            count_events("failed")
+            raise
         try:
             # A local activity: the SDK would not cancel it when the worker stops.
             metadata = await within_shutdown_grace(
@@ -43,12 +48,14 @@ class EventActivities:
                 self._shutdown_grace,
             )
         except KafkaError as exc:
+            count_events("failed")
             self._publisher.discard(producer)
             # No chained cause, so the failure stays within what the server keeps (~4 KB).
             raise ApplicationError(
                 f"Kafka did not acknowledge the event: {type(exc).__name__}: {exc}",
                 type=BROKER_UNAVAILABLE,
             ) from None
+        count_events("published")
         activity.logger.info(
             "published event",
             extra={
@@ -70,7 +77,11 @@ class EventActivities:
         Sends are batched by the producer, so a chunk costs a few round trips, not one per
         essay. Only when nothing was acknowledged does the activity fail (and back off).
         """
-        producer = await self._producer()
+        try:
+            producer = await self._producer()
+        except ApplicationError:
+            count_events("failed", len(inp.events))
+            raise
         result = PublishChunkResult()
         errors: list[BaseException] = []
 
@@ -84,6 +95,9 @@ class EventActivities:
                 errors.append(exc)
 
         await run_all_heartbeating(send_one(e) for e in inp.events)
+        count_events("published", len(result.published))
+        count_events("failed", len(errors))
+        _log_chunk(inp, result, errors)
         if errors:
             self._publisher.discard(producer)
             if not result.published:
@@ -106,3 +120,20 @@ class EventActivities:
             raise ApplicationError(
                 f"Kafka unreachable: {type(exc).__name__}: {exc}", type=BROKER_UNAVAILABLE
             ) from None
+
+
+def _log_chunk(
+    inp: PublishChunkInput, result: PublishChunkResult, errors: list[BaseException]
+) -> None:
+    if not inp.events:
+        return
+    first = inp.events[0]  # a chunk's events share their batch and correlation id
+    activity.logger.info(
+        "published chunk",
+        extra={
+            "batch_id": first.entity_ref.parent_id,
+            "correlation_id": first.system_metadata.correlation_id,
+            "published": len(result.published),
+            "failed": len(errors),
+        },
+    )

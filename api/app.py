@@ -13,12 +13,13 @@ from api.correlation import register_correlation
 from api.errors import register_error_handlers
 from api.essays import essays
 from api.health import PROBE, health
+from api.metrics import WorkflowStartCounter, register_request_metrics, serving_metrics
 from api.rate_limit import RateLimiter
 from api.readiness import ReadinessProbe
 from api.temporal import EXTENSION
 from logging_setup import configure_logging
 from settings import Settings, get_settings
-from temporal_client import connect
+from temporal_client import build_runtime, connect
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     """Build the app; tests inject a client and settings, production reads the environment."""
     settings = settings or get_settings()
     if temporal_client is None:
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
     app = Quart(__name__)
+    # First: its timer must start before any other hook can answer the request.
+    register_request_metrics(app)
     # The largest any route accepts; each route applies its own, smaller or equal, limit.
     app.config["MAX_CONTENT_LENGTH"] = max(
         settings.max_request_bytes, settings.max_batch_request_bytes
@@ -50,8 +53,17 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
             app.extensions[EXTENSION] = temporal_client
             return
         # Lazy: the API starts and answers 503 while Temporal is unreachable, then recovers.
-        app.extensions[EXTENSION] = await connect(settings, lazy=True)
+        app.extensions[EXTENSION] = await connect(
+            settings, lazy=True, runtime=build_runtime(), interceptors=[WorkflowStartCounter()]
+        )
         log.info("API ready; Temporal at %s", settings.temporal_address)
+
+    if temporal_client is None and settings.api_metrics_port:
+        # A process of its own (tests inject a client and serve no metrics port).
+        @app.while_serving
+        async def metrics_endpoint():
+            async with serving_metrics(settings.host, settings.api_metrics_port):
+                yield
 
     return app
 

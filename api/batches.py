@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from typing import TypeVar
 
@@ -34,6 +35,7 @@ from workflows.chunk import ChunkWorkflow
 from workflows.ids import batch_search_attributes, batch_workflow_id, chunk_workflow_id
 
 batches = Blueprint("batches", __name__)
+log = logging.getLogger(__name__)
 
 Page_ = TypeVar("Page_", bound=PageIn)
 
@@ -63,6 +65,10 @@ async def _read(model: type[Page_]) -> Page_:
 
 
 def _accepted(batch_id: str, page: Page, correlation_id: str) -> tuple[dict, int, dict]:
+    log.info(
+        "batch page accepted",
+        extra={"batch_id": batch_id, "correlation_id": correlation_id, "essays": len(page.essays)},
+    )
     status_url = f"/v1/batch/{batch_id}/status"
     return (
         {
@@ -156,6 +162,7 @@ async def trigger(batch_id: str):
         _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
         batch_id=batch_id,
     )
+    log.info("batch triggered", extra={"essays": result.essay_count})
     return {
         "batch_id": batch_id,
         "message": "Spellcheck triggered",
@@ -172,6 +179,7 @@ async def cancel(batch_id: str):
         _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
         batch_id=batch_id,
     )
+    log.info("batch cancelled")
     return {
         "batch_id": batch_id,
         "message": "Batch cancelled: outstanding essays will not be published",

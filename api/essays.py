@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from pydantic import BaseModel, ConfigDict
@@ -16,10 +17,12 @@ from api.essay_start import start_essay_workflow, text_digest
 from api.essay_status import essay_status
 from api.owners import check_owner, owner_memo, scoped
 from api.temporal import rpc_timeout, settings, temporal
+from logging_setup import bind_log_context
 from workflows.essay import EssayWorkflow
 from workflows.ids import essay_workflow_id
 
 essays = Blueprint("essays", __name__)
+log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Fixed forever: the same Idempotency-Key must keep mapping to the same essay id.
@@ -61,6 +64,7 @@ def _essay_id(body: TriggerSpellcheckRequest) -> str:
 async def trigger_spellcheck():
     body = await read_model(TriggerSpellcheckRequest, settings().max_request_bytes)
     essay_id = _essay_id(body)
+    bind_log_context(essay_id=essay_id)
     correlation_id = current_correlation_id()
     try:
         await start_essay_workflow(
@@ -75,6 +79,8 @@ async def trigger_spellcheck():
     except WorkflowAlreadyStartedError:
         existing = temporal().get_workflow_handle(essay_workflow_id(essay_id))
         correlation_id = await _same_essay_or_conflict(existing, essay_id, text_digest(body.text))
+    # A repeated POST keeps the essay's first correlation id, which the line then carries.
+    log.info("essay accepted", extra={"correlation_id": correlation_id})
     return (
         {"message": "Spellcheck triggered", "essay_id": essay_id, "correlation_id": correlation_id},
         202,

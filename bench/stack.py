@@ -90,6 +90,10 @@ class BenchStack:
             "PORT": str(port),
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",  # log lines reach the files as they happen
+            # No metrics endpoints: no fixed ports to collide on, figures comparable with runs
+            # made before they existed.
+            "API_METRICS_PORT": "0",
+            "WORKER_METRICS_PORT": "0",
         }
 
     # -- life cycle ------------------------------------------------------------------------

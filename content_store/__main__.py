@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import signal
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from content_store.app import create_app
+from logging_setup import configure_logging
 
 
 def main() -> None:
@@ -19,11 +22,18 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--data-dir", type=Path, default=Path(".state/content"))
+    # The same variables as the API and the worker, so one environment configures all three.
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO").upper())
+    parser.add_argument(
+        "--log-format", choices=("json", "text"), default=os.environ.get("LOG_FORMAT", "json")
+    )
     args = parser.parse_args()
+    configure_logging(args.log_level, args.log_format)
 
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
     config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # through our logging, as JSON
 
     async def run() -> None:
         stop = asyncio.Event()

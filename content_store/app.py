@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
 from content_store.storage import STORAGE_ID, FileStorage
+
+log = logging.getLogger("content_store")
 
 DISK_THREADS = 32
 # HuleEdu essays are far smaller; the cap only stops a runaway client from filling the disk.
@@ -50,6 +53,11 @@ def create_app(data_dir: Path) -> Quart:
             return _error(400, "Bad request", "the body is empty: send the text to store")
         # Disk I/O off the event loop: an fsync can take milliseconds.
         storage_id = await on_disk(storage.put, data)
+        # The orchestrator sends its correlation id: the line joins the essay's other lines.
+        fields = {"storage_id": storage_id, "bytes": len(data)}
+        if correlation_id := request.headers.get("X-Correlation-ID"):
+            fields["correlation_id"] = correlation_id[:128]
+        log.info("content stored", extra=fields)
         return {"storage_id": storage_id}, 201
 
     @app.get("/v1/content/<storage_id>")

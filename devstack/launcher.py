@@ -280,6 +280,9 @@ class Launcher:
         say()
         say(f"  Temporal UI   http://{HOST}:{cfg.temporal_ui_port}")
         say(f"  API           http://{HOST}:{cfg.api_port}")
+        for piece, port in (("API", cfg.api_metrics_port), ("worker", cfg.worker_metrics_port)):
+            if port:  # 0 turns an endpoint off
+                say(f"  Metrics       http://{HOST}:{port}/metrics ({piece})")
         say(f"  Retention     {cfg.temporal_retention} on namespace {cfg.namespace!r}")
         say(f"  Logs          {LOG_DIR}/")
         say()

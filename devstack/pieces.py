@@ -37,14 +37,15 @@ class ConfigError(ValueError):
     pass
 
 
-def _port(env: dict[str, str], name: str, default: int) -> int:
+def _port(env: dict[str, str], name: str, default: int, *, zero_disables: bool = False) -> int:
     raw = env.get(name, str(default))
     try:
         port = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a port number, got {raw!r}") from None
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
+    lowest = 0 if zero_disables else 1
+    if not lowest <= port <= 65535:
+        raise ConfigError(f"{name} must be between {lowest} and 65535, got {port}")
     return port
 
 
@@ -58,6 +59,8 @@ class Config:
     kafka_topic: str
     content_port: int
     api_port: int
+    api_metrics_port: int  # 0: off
+    worker_metrics_port: int  # 0: off
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Config:
@@ -70,6 +73,8 @@ class Config:
             kafka_topic=env.get("KAFKA_TOPIC", "essay.spellcheck.requested.v1"),
             content_port=_port(env, "CONTENT_STORE_PORT", 8000),
             api_port=_port(env, "PORT", 5000),
+            api_metrics_port=_port(env, "API_METRICS_PORT", 9100, zero_disables=True),
+            worker_metrics_port=_port(env, "WORKER_METRICS_PORT", 9101, zero_disables=True),
         )
 
     @property
@@ -135,6 +140,8 @@ def build_pieces(cfg: Config) -> list[Piece]:
         "CONTENT_SERVICE_URL": f"http://{HOST}:{cfg.content_port}/v1/content",
         "HOST": HOST,
         "PORT": str(cfg.api_port),
+        "API_METRICS_PORT": str(cfg.api_metrics_port),
+        "WORKER_METRICS_PORT": str(cfg.worker_metrics_port),
         # Log lines reach the log files as they are written, not when a buffer fills.
         "PYTHONUNBUFFERED": "1",
     }
@@ -171,16 +178,27 @@ def build_pieces(cfg: Config) -> list[Piece]:
         Piece(
             "worker",
             proc("worker", worker_argv(), app_env),
-            f"(no port; polls Temporal at {cfg.temporal_address})",
-            (),
+            _with_metrics(f"polls Temporal at {cfg.temporal_address}", cfg.worker_metrics_port),
+            _open(cfg.worker_metrics_port),
         ),
         Piece(
             "api",
             proc("api", api_argv(), app_env),
-            f"http://{HOST}:{cfg.api_port}",
-            (cfg.api_port,),
+            _with_metrics(f"http://{HOST}:{cfg.api_port}", cfg.api_metrics_port),
+            (cfg.api_port, *_open(cfg.api_metrics_port)),
         ),
     ]
+
+
+def _open(port: int) -> tuple[int, ...]:
+    """A metrics port the piece must open, unless it is turned off (0)."""
+    return (port,) if port else ()
+
+
+def _with_metrics(address: str, metrics_port: int) -> str:
+    if not metrics_port:
+        return address
+    return f"{address}, metrics http://{HOST}:{metrics_port}/metrics"
 
 
 async def start_piece(piece: Piece) -> str | None:

@@ -39,6 +39,7 @@ def api_env(settings: Settings) -> dict[str, str]:
     env = {
         "HOST": settings.host,
         "PORT": str(settings.port),
+        "API_METRICS_PORT": str(settings.api_metrics_port),
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "LOG_LEVEL": settings.log_level,
@@ -71,6 +72,7 @@ async def running_stack(
         "kafka_request_timeout_ms": 2000,
         "activity_heartbeat_timeout_s": 3,
         "content_service_url": content_url(content_store),
+        "api_metrics_port": 0,  # no fixed port: other test runs may share the machine
     }
     settings = Settings(**{**values, **overrides})
     await create_topic(broker.address, settings.kafka_topic)
