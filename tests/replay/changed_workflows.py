@@ -18,7 +18,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.batch_models import ChunkInput, ChunkStatus
+    from workflows.batch_models import ChunkHeader, ChunkStatus
     from workflows.chunk import ChunkWorkflow
     from workflows.essay import EssayWorkflow
     from workflows.models import EssayInput, EssayStatus
@@ -32,7 +32,7 @@ PAUSE = timedelta(seconds=1)
 COUNT_WORDS = "count_chunk_words"
 
 
-async def _count_words(inp: ChunkInput) -> None:
+async def _count_words(inp: ChunkHeader) -> None:
     await workflow.execute_activity(
         COUNT_WORDS, inp.chunk_number, start_to_close_timeout=timedelta(seconds=30)
     )
@@ -52,7 +52,7 @@ class CarelessEssayWorkflow(EssayWorkflow):
 @workflow.defn(name="ChunkWorkflow")
 class CarelessChunkWorkflow(ChunkWorkflow):
     @workflow.run
-    async def run(self, inp: ChunkInput) -> ChunkStatus:
+    async def run(self, inp: ChunkHeader) -> ChunkStatus:
         await _count_words(inp)
         return await super().run(inp)
 
@@ -73,7 +73,7 @@ class PatchedEssayWorkflow(EssayWorkflow):
 @workflow.defn(name="ChunkWorkflow")
 class PatchedChunkWorkflow(ChunkWorkflow):
     @workflow.run
-    async def run(self, inp: ChunkInput) -> ChunkStatus:
+    async def run(self, inp: ChunkHeader) -> ChunkStatus:
         if workflow.patched(CHUNK_COUNT_PATCH):
             await _count_words(inp)
         return await super().run(inp)
