@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from api.batches import batches
 from api.correlation import register_correlation
+from api.draining import hard_cap, register_draining
 from api.errors import register_error_handlers
 from api.essays import essays
 from api.health import health
@@ -25,14 +26,17 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     settings = settings or get_settings()
     if temporal_client is None:
         configure_logging(settings.log_level)
-    app = Quart(__name__)
-    # The largest any route accepts; each route applies its own, smaller or equal, limit.
-    app.config["MAX_CONTENT_LENGTH"] = max(
-        settings.max_request_bytes, settings.max_batch_request_bytes
+    # No static folder: Quart would otherwise serve /static/<path>, a route nobody documents.
+    app = Quart(__name__, static_folder=None)
+    # Each route applies its own body limit; up to this hard cap a larger body is still read
+    # (and dropped) so that the client hears the 413 (api/draining.py); past it, it is cut off.
+    app.config["MAX_CONTENT_LENGTH"] = hard_cap(
+        max(settings.max_request_bytes, settings.max_batch_request_bytes)
     )
     app.extensions["settings"] = settings
     register_correlation(app)
     register_error_handlers(app)
+    register_draining(app)
     app.register_blueprint(health)
     app.register_blueprint(essays)
     app.register_blueprint(batches)

@@ -6,7 +6,7 @@ import hashlib
 import uuid
 
 from pydantic import BaseModel, ConfigDict
-from quart import Blueprint, request
+from quart import Blueprint
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -15,6 +15,7 @@ from api.bodies import ClientId, NonBlankText, check_id, read_model
 from api.correlation import current_correlation_id
 from api.errors import ApiError
 from api.essay_status import essay_status
+from api.idempotency import idempotency_key
 from api.temporal import rpc_timeout, settings, temporal
 from workflows.essay import EssayWorkflow
 from workflows.ids import essay_search_attributes, essay_workflow_id
@@ -22,10 +23,8 @@ from workflows.models import EssayInput
 
 essays = Blueprint("essays", __name__)
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Fixed forever: the same Idempotency-Key must keep mapping to the same essay id.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b4f7d3e-2c71-5a0e-8f43-61d2a9c5e7b8")
-MAX_IDEMPOTENCY_KEY = 255
 
 
 class TriggerSpellcheckRequest(BaseModel):
@@ -38,23 +37,11 @@ class TriggerSpellcheckRequest(BaseModel):
 
 def _essay_id(body: TriggerSpellcheckRequest) -> str:
     """The client's essay id, else one derived from the Idempotency-Key, else a new UUID."""
+    key = idempotency_key()  # checked even when the body names the essay: never ignored
     if body.essay_id:
         return body.essay_id
-    key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return str(uuid.uuid4())
-    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise ApiError(
-            400,
-            "Validation failed",
-            [
-                {
-                    "field": IDEMPOTENCY_HEADER,
-                    "message": f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters",
-                    "type": "header",
-                }
-            ],
-        )
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, key))
 
 
