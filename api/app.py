@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from api.batches import batches
 from api.correlation import register_correlation
+from api.documentation import documentation
 from api.draining import hard_cap, register_draining
 from api.errors import register_error_handlers
 from api.essays import essays
@@ -40,6 +41,7 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     app.register_blueprint(health)
     app.register_blueprint(essays)
     app.register_blueprint(batches)
+    app.register_blueprint(documentation)
 
     @app.before_serving
     async def connect_temporal() -> None:
