@@ -1,7 +1,8 @@
 """The whole system on real parts: dev server, broker, content store, worker, API (hypercorn).
 
 `stack` is a module-scoped fixture; a test package uses it by importing it into its conftest,
-and may override `dev_env` there (e.g. with shrunk server limits).
+and may override `dev_env` there (e.g. with shrunk server limits) or `stack_overrides` (settings
+the API and the worker get, e.g. smaller request limits).
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ class Stack:
     content_store: Server
 
 
-def api_env(settings: Settings) -> dict[str, str]:
+def api_env(settings: Settings, overrides: dict[str, object]) -> dict[str, str]:
     return {
         "HOST": settings.host,
         "PORT": str(settings.port),
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "LOG_LEVEL": "WARNING",
+        **{name.upper(): str(value) for name, value in overrides.items()},
     }
 
 
@@ -46,6 +48,7 @@ async def stack(
     dev_env: WorkflowEnvironment,
     broker: Server,
     content_store: Server,
+    stack_overrides: dict[str, object],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     settings = Settings(
@@ -59,11 +62,13 @@ async def stack(
         kafka_request_timeout_ms=2000,
         activity_heartbeat_timeout_s=3,
         content_service_url=content_url(content_store),
+        **stack_overrides,
     )
     await create_topic(broker.address, settings.kafka_topic)
     log = tmp_path_factory.mktemp("api") / "api.log"
     api = Server(
-        ManagedProcess("api", api_argv(), env=api_env(settings), log_path=log), settings.port
+        ManagedProcess("api", api_argv(), env=api_env(settings, stack_overrides), log_path=log),
+        settings.port,
     )
     await api.start()
     publisher = KafkaPublisher(settings)
