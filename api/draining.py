@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from quart import Quart, Response, current_app, request
+from quart import Quart, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 # The hard cap is this many times the largest body any route accepts.
@@ -29,27 +29,45 @@ async def read_body(max_bytes: int) -> bytes | None:
     cap = current_app.config["MAX_CONTENT_LENGTH"]
     if (request.content_length or 0) > cap:
         raise RequestEntityTooLarge()
+    g.body_read = True
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.body:  # Quart raises RequestEntityTooLarge past the cap
+    async for chunk in request.body:
         size += len(chunk)
+        if size > cap:  # a chunked body has no Content-Length to refuse it by beforehand
+            raise RequestEntityTooLarge()
         if size <= max_bytes:
             chunks.append(chunk)
     return b"".join(chunks) if size <= max_bytes else None
 
 
-async def _drain() -> None:
-    if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
-        return  # Quart refuses to read it: the connection will be cut
-    with contextlib.suppress(RequestEntityTooLarge):
-        async for _ in request.body:
-            pass
+def _unread_body() -> bool:
+    """Whether the request came with a body that nothing has read (the usual case: no)."""
+    if g.get("body_read"):
+        return False
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return bool(request.content_length) or chunked
 
 
 def register_draining(app: Quart) -> None:
+    """Read (and drop) whatever body a request's handler left unread, up to the hard cap."""
+
     @app.after_request
     async def drain_unread_body(response: Response) -> Response:
+        if not _unread_body():
+            return response
+        if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
+            return response  # Quart refuses to read it: the connection will be cut
         # A client that stops sending must not hold the request forever.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_drain(), timeout=current_app.config["BODY_TIMEOUT"])
+        with contextlib.suppress(TimeoutError, RequestEntityTooLarge):
+            async with asyncio.timeout(current_app.config["BODY_TIMEOUT"]):
+                await _drain(current_app.config["MAX_CONTENT_LENGTH"])
         return response
+
+
+async def _drain(cap: int) -> None:
+    size = 0
+    async for chunk in request.body:
+        size += len(chunk)
+        if size > cap:
+            return

@@ -34,6 +34,14 @@ def body(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
+def chunked(data: bytes) -> bytes:
+    """`data` in HTTP/1.1 chunked transfer coding: a body with no Content-Length."""
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
+
+
+CHUNKED = (("Transfer-Encoding", "chunked"),)
+
+
 def essays(count: int, text: str = "An essay.") -> bytes:
     return body({"essays": [{"text": text} for _ in range(count)]})
 
@@ -97,6 +105,9 @@ CORPUS = [
     Bad("5000-digit number", "POST", TRIGGER, 400, b'{"text": "a", "n": ' + b"9" * 5000 + b"}"),
     Bad("nested 100k deep", "POST", TRIGGER, 400, b"[" * 100_000 + b"]" * 100_000),
     Bad("body over 1 MiB", "POST", TRIGGER, 413, body({"text": "a" * MIB})),
+    Bad("chunked body over 1 MiB", "POST", TRIGGER, 413, chunked(body({"text": "a" * MIB})),
+        headers=CHUNKED),
+    Bad("chunked malformed json", "POST", TRIGGER, 400, chunked(b'{"text": '), headers=CHUNKED),
     Bad("text/plain", "POST", TRIGGER, 415, body({"text": "a"}), content_type="text/plain"),
     Bad("2 MiB of text/plain", "POST", TRIGGER, 415, b"t" * (2 * MIB), content_type="text/plain"),
     Bad("no content type", "POST", TRIGGER, 415, body({"text": "a"}), content_type=None),
