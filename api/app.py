@@ -10,6 +10,8 @@ from temporalio.client import Client
 from api.auth import register_access
 from api.batches import batches
 from api.correlation import register_correlation
+from api.documentation import documentation
+from api.draining import hard_cap, register_draining
 from api.errors import register_error_handlers
 from api.essays import essays
 from api.health import PROBE, health
@@ -29,23 +31,27 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     settings = settings or get_settings()
     if temporal_client is None:
         configure_logging(settings.log_level, settings.log_format)
-    app = Quart(__name__)
+    # No static folder: Quart would otherwise serve /static/<path>, a route nobody documents.
+    app = Quart(__name__, static_folder=None)
     # First: its timer must start before any other hook can answer the request.
     register_request_metrics(app)
-    # The largest any route accepts; each route applies its own, smaller or equal, limit.
-    app.config["MAX_CONTENT_LENGTH"] = max(
-        settings.max_request_bytes, settings.max_batch_request_bytes
+    # Each route applies its own body limit; up to this hard cap a larger body is still read
+    # (and dropped) so that the client hears the 413 (api/draining.py); past it, it is cut off.
+    app.config["MAX_CONTENT_LENGTH"] = hard_cap(
+        max(settings.max_request_bytes, settings.max_batch_request_bytes)
     )
     app.extensions["settings"] = settings
     app.extensions[PROBE] = ReadinessProbe(
         settings.temporal_namespace, settings.readiness_timeout_s
     )
-    register_correlation(app)  # first: even a refused request gets its correlation id
+    register_correlation(app)  # before access control: a refused request gets one too
     register_access(app, settings.key_ring(), _rate_limiter(settings))
     register_error_handlers(app)
+    register_draining(app)
     app.register_blueprint(health)
     app.register_blueprint(essays)
     app.register_blueprint(batches)
+    app.register_blueprint(documentation)
 
     @app.before_serving
     async def connect_temporal() -> None:

@@ -17,6 +17,9 @@ from workflows.batch_models import CHUNK_MAX_ESSAYS, CHUNK_MAX_TEXT_BYTES, Essay
 ESSAY_ID_NAMESPACE = uuid.UUID("3c9a4f8e-7b21-5d6c-9e0f-1a2b3c4d5e6f")
 MAX_ESSAY_TEXT_BYTES = CHUNK_MAX_TEXT_BYTES
 MAX_METADATA_BYTES = 8192
+# Teachers' metadata is flat; deep nesting only costs (and past a few hundred levels the
+# serialiser that hands the input to Temporal gives up).
+MAX_METADATA_DEPTH = 16
 
 
 class EssayIn(BaseModel):
@@ -57,9 +60,23 @@ class BatchIn(PageIn):
     @field_validator("metadata")
     @classmethod
     def metadata_is_small(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        if _depth(metadata) > MAX_METADATA_DEPTH:
+            raise ValueError(f"metadata may nest at most {MAX_METADATA_DEPTH} levels deep")
         if len(json.dumps(metadata).encode()) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
         return metadata
+
+
+def _depth(value: Any) -> int:
+    """How many objects and arrays deep `value` nests (a flat object is 1)."""
+    depth, level = 0, [value]
+    while level:
+        containers = [v for v in level if isinstance(v, dict | list)]
+        if not containers:
+            break
+        depth += 1
+        level = [child for c in containers for child in (c.values() if isinstance(c, dict) else c)]
+    return depth
 
 
 def digest(value: Any) -> str:

@@ -19,7 +19,6 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.service import RPCError, RPCStatusCode
-from werkzeug.datastructures import MultiDict
 
 from api.errors import ApiError, service_unavailable
 from api.owners import check_owner
@@ -39,29 +38,6 @@ from workflows.batch_models import (
 from workflows.chunk import ChunkWorkflow
 from workflows.ids import batch_workflow_id, chunk_workflow_id
 from workflows.models import EssayState
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
-
-
-def page_params(args: MultiDict) -> tuple[int, int]:
-    def number(name: str, default: int, low: int, high: int) -> int:
-        raw = args.get(name, str(default))
-        if not raw.isdigit() or not low <= int(raw) <= high:
-            raise ApiError(
-                400,
-                "Validation failed",
-                [
-                    {
-                        "field": name,
-                        "message": f"{name} must be a whole number from {low} to {high}",
-                        "type": "query_parameter",
-                    }
-                ],
-            )
-        return int(raw)
-
-    return number("offset", 0, 0, 10**9), number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
 
 
 async def _describe_or_404(handle: WorkflowHandle, what: str) -> WorkflowExecutionDescription:

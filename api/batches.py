@@ -22,12 +22,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import current_client
 from api.batch_pages import BatchIn, Page, PageIn, digest, plan_page
-from api.batch_status import batch_or_404, batch_status, page_params
+from api.batch_status import batch_or_404, batch_status
 from api.batch_updates import run_update
 from api.bodies import check_id, read_model
 from api.correlation import current_correlation_id
 from api.errors import ApiError
+from api.idempotency import idempotency_key
 from api.owners import owner_memo, scoped
+from api.paging import page_params
 from api.temporal import rpc_timeout, settings, temporal
 from workflows.batch import BatchWorkflow
 from workflows.batch_models import AddPageInput, BatchInput, ChunkInput, ChunkPlan
@@ -44,9 +46,9 @@ BATCH_IDEMPOTENCY_NAMESPACE = uuid.UUID("5e2d8c1a-9f47-5b3e-8a60-7c4b2d1e0f93")
 
 
 def _batch_id(body: BatchIn) -> str:
+    key = idempotency_key()  # checked even when the body names the batch: never ignored
     if body.batch_id:
         return body.batch_id
-    key = request.headers.get("Idempotency-Key")
     if key:
         return str(uuid.uuid5(BATCH_IDEMPOTENCY_NAMESPACE, scoped(key)))
     return str(uuid.uuid4())

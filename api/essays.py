@@ -6,7 +6,7 @@ import logging
 import uuid
 
 from pydantic import BaseModel, ConfigDict
-from quart import Blueprint, request
+from quart import Blueprint
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -15,6 +15,7 @@ from api.correlation import current_correlation_id
 from api.errors import ApiError
 from api.essay_start import start_essay_workflow, text_digest
 from api.essay_status import essay_status
+from api.idempotency import idempotency_key
 from api.owners import check_owner, owner_memo, scoped
 from api.temporal import rpc_timeout, settings, temporal
 from logging_setup import bind_log_context
@@ -24,10 +25,8 @@ from workflows.ids import essay_workflow_id
 essays = Blueprint("essays", __name__)
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Fixed forever: the same Idempotency-Key must keep mapping to the same essay id.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b4f7d3e-2c71-5a0e-8f43-61d2a9c5e7b8")
-MAX_IDEMPOTENCY_KEY = 255
 
 
 class TriggerSpellcheckRequest(BaseModel):
@@ -40,23 +39,11 @@ class TriggerSpellcheckRequest(BaseModel):
 
 def _essay_id(body: TriggerSpellcheckRequest) -> str:
     """The client's essay id, else one derived from the Idempotency-Key, else a new UUID."""
+    key = idempotency_key()  # checked even when the body names the essay: never ignored
     if body.essay_id:
         return body.essay_id
-    key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return str(uuid.uuid4())
-    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise ApiError(
-            400,
-            "Validation failed",
-            [
-                {
-                    "field": IDEMPOTENCY_HEADER,
-                    "message": f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters",
-                    "type": "header",
-                }
-            ],
-        )
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, scoped(key)))
 
 

@@ -102,6 +102,13 @@ def content_url(server: Server) -> str:
     return f"http://{server.address}/v1/content"
 
 
+@pytest.fixture(scope="module")
+def stack_overrides() -> dict[str, object]:
+    """Settings (by field name) a test package changes for its `tests.stack.stack`: none here;
+    a package's conftest overrides this fixture."""
+    return {}
+
+
 @pytest.fixture
 async def topic(broker: Server) -> str:
     """A fresh topic per test, so tests never read each other's events."""

@@ -1,8 +1,9 @@
 """The whole system on real parts: dev server, broker, content store, worker, API (hypercorn).
 
 `stack` is a module-scoped fixture; a test package uses it by importing it into its conftest,
-and may override `dev_env` there (e.g. with shrunk server limits). `running_stack` starts one
-with other settings (API keys, a rate limit) for a fixture of its own.
+and may override `dev_env` there (e.g. with shrunk server limits) or `stack_overrides` (settings
+the API and the worker get, e.g. smaller request limits). `running_stack` starts one with other
+settings (API keys, a rate limit) for a fixture of its own.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Stack:
     api_log: Path
 
 
-def api_env(settings: Settings) -> dict[str, str]:
+def api_env(settings: Settings, overrides: dict[str, object]) -> dict[str, str]:
     env = {
         "HOST": settings.host,
         "PORT": str(settings.port),
@@ -46,6 +47,10 @@ def api_env(settings: Settings) -> dict[str, str]:
         "RATE_LIMIT_PER_S": str(settings.rate_limit_per_s),
         "RATE_LIMIT_BURST": str(settings.rate_limit_burst),
     }
+    # Other settings the test chose, as the API reads them (keys come from `settings` above).
+    env.update(
+        {name.upper(): str(value) for name, value in overrides.items() if name != "api_keys"}
+    )
     if settings.api_keys is not None:
         env["API_KEYS"] = settings.api_keys.get_secret_value()
     return env
@@ -78,7 +83,8 @@ async def running_stack(
     await create_topic(broker.address, settings.kafka_topic)
     log = tmp_path_factory.mktemp("api") / "api.log"
     api = Server(
-        ManagedProcess("api", api_argv(), env=api_env(settings), log_path=log), settings.port
+        ManagedProcess("api", api_argv(), env=api_env(settings, overrides), log_path=log),
+        settings.port,
     )
     await api.start()
     publisher = KafkaPublisher(settings)
@@ -99,7 +105,10 @@ async def stack(
     dev_env: WorkflowEnvironment,
     broker: Server,
     content_store: Server,
+    stack_overrides: dict[str, object],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
-    async with running_stack(dev_env, broker, content_store, tmp_path_factory) as started:
+    async with running_stack(
+        dev_env, broker, content_store, tmp_path_factory, **stack_overrides
+    ) as started:
         yield started

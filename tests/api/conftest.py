@@ -6,6 +6,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from settings import Settings
+from tests.stack import stack  # noqa: F401  (the fixture: the real API under Hypercorn)
 
 
 @pytest.fixture
