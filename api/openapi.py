@@ -36,6 +36,8 @@ from api.responses import (
     ErrorBody,
     EssayAccepted,
     Health,
+    NotReady,
+    Ready,
 )
 from settings import Settings
 from workflows.models import EssayStatus
@@ -43,6 +45,8 @@ from workflows.models import EssayStatus
 REQUEST_MODELS: list[type[BaseModel]] = [TriggerSpellcheckRequest, BatchIn, PageIn]
 ANSWER_MODELS: list[type[BaseModel]] = [
     Health,
+    Ready,
+    NotReady,
     ErrorBody,
     EssayAccepted,
     EssayStatus,
@@ -59,7 +63,12 @@ ERRORS = {
         "Malformed JSON, a body that is not a JSON object, or a validation "
         "failure; `details` lists `{field, message, type}` for each bad field.",
     ),
-    404: ("NotFound", "No such essay or batch (or no such route)."),
+    401: (
+        "Unauthorized",
+        "`API_KEYS` is set and the request carries no key, or an unknown one "
+        "(`Authorization: Bearer <key>` or `X-API-Key`); with `WWW-Authenticate`.",
+    ),
+    404: ("NotFound", "No such essay or batch (or no such route), or another client's."),
     405: ("MethodNotAllowed", "A method the path does not offer; `Allow` lists those it does."),
     409: (
         "Conflict",
@@ -71,6 +80,10 @@ ERRORS = {
         "The body is larger than the endpoint accepts, or a batch request carries too many essays.",
     ),
     415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
+    429: (
+        "TooManyRequests",
+        "Over this client's rate limit (`RATE_LIMIT_PER_S`); `Retry-After` says when to retry.",
+    ),
     500: ("InternalServerError", "A bug in the API: the body never carries a stack trace."),
     503: (
         "ServiceUnavailable",
@@ -81,6 +94,11 @@ ID_PARAMETERS = {"essay_id": "EssayId", "batch_id": "BatchId"}
 
 
 def build_document(settings: Settings) -> dict[str, Any]:
+    paths = _paths(settings)
+    for path, item in paths.items():
+        if path.startswith("/v1/"):
+            for operation in item.values():
+                operation.update(_security(settings))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -94,8 +112,12 @@ def build_document(settings: Settings) -> dict[str, Any]:
                 "answered 405 with an `Allow` header; an unknown path is 404."
             ),
         },
-        "paths": _paths(settings),
+        "paths": paths,
         "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "an API key"},
+                "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
             "schemas": _schemas(settings),
             "parameters": _parameters(),
             "headers": {
@@ -243,7 +265,8 @@ def _operation(
 
 
 def _paths(settings: Settings) -> dict[str, Any]:
-    unavailable = [500, 503]
+    # Every /v1 operation: refused keys and rate limits (when configured), and Temporal down.
+    unavailable = [401, 429, 500, 503]
     essay_body = f"At most {settings.max_request_bytes} bytes of JSON (413 above)."
     batch_body = (
         f"At most {settings.max_batch_request_bytes} bytes of JSON and "
@@ -259,6 +282,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 tag="service",
             )
         },
+        "/readyz": {"get": _readiness_operation()},
         "/openapi.json": {"get": _document_operation()},
         "/docs": {"get": _docs_page_operation()},
         "/v1/trigger-spellcheck": {
@@ -337,6 +361,29 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 parameters=("BatchId", "Offset", "Limit"),
             )
         },
+    }
+
+
+def _readiness_operation() -> dict[str, Any]:
+    return {
+        "operationId": "readyz",
+        "summary": "Readiness: 200 while Temporal answers for the namespace, else 503.",
+        "tags": ["service"],
+        "parameters": [_ref("parameters", "CorrelationId")],
+        "responses": {
+            "200": {"description": "Ready.", "content": _json("Ready")},
+            "503": {"description": "Not ready: what failed.", "content": _json("NotReady")},
+            "500": _ref("responses", "InternalServerError"),
+        },
+    }
+
+
+def _security(settings: Settings) -> dict[str, Any]:
+    """With API_KEYS set, every /v1 operation needs a key; while open, none is declared."""
+    if settings.key_ring() is None:
+        return {}
+    return {
+        "security": [{"bearer": []}, {"apiKeyHeader": []}],
     }
 
 

@@ -25,6 +25,20 @@ class Health(Answer):
     status: Literal["ok"]
 
 
+class Ready(Answer):
+    status: Literal["ready"]
+    checks: dict[str, Literal["ok"]]
+    latency_ms: float
+
+
+class NotReady(Answer):
+    """`/readyz` when a dependency does not answer: the error shape, plus `status`."""
+
+    status: Literal["not_ready"]
+    error: str
+    details: dict[str, str] = Field(description="what failed, by dependency")
+
+
 class FieldError(Answer):
     field: str = Field(description="where: a body field (dotted path), a header or a parameter")
     message: str
