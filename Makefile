@@ -10,12 +10,13 @@ PDM := $(TOOLS)/pdm/bin/pdm
 PDM_PINS := pdm==2.29.4 "hishel[httpx2]==1.4.0"
 STAMP := $(VENV)/.synced
 
-.PHONY: help dev test test-scale bench lint format schema histories clean check-prereqs
+.PHONY: help dev test test-scale test-faults-full bench lint format schema histories clean check-prereqs
 
 help:
 	@echo "make dev        run the whole system on its embedded default (Ctrl-C stops it)"
 	@echo "make test       run the whole test suite"
 	@echo "make test-scale 10,000 essays of 3 KB as one batch, at the server's default limits"
+	@echo "make test-faults-full  the fault scenarios with FAULT_ESSAYS (2000) essays each"
 	@echo "make bench      side-by-side benchmarks, results in bench/results/ (BENCH_ARGS=--quick to try)"
 	@echo "make lint       ruff check and format check"
 	@echo "make format     ruff format and fix"
@@ -45,6 +46,13 @@ test: $(STAMP)
 
 test-scale: $(STAMP)
 	SCALE_ESSAYS=10000 SCALE_LIMITS=default $(VENV)/bin/pytest tests/scale -k large -s
+
+# The fault scenarios of `make test` (300 essays each) at a larger size, with a deadline per
+# scenario to match (README, "Fault tests").
+FAULT_ESSAYS ?= 2000
+FAULT_DEADLINE_S ?= 900
+test-faults-full: $(STAMP)
+	FAULT_ESSAYS=$(FAULT_ESSAYS) FAULT_DEADLINE_S=$(FAULT_DEADLINE_S) $(VENV)/bin/pytest tests/faults -m faults -s -ra
 
 # Starts its own stack on free loopback ports (10-15 minutes); BENCH_ARGS e.g. "B2 --quick".
 bench: $(STAMP)
