@@ -10,13 +10,14 @@ PDM := $(TOOLS)/pdm/bin/pdm
 PDM_PINS := pdm==2.29.4 "hishel[httpx2]==1.4.0"
 STAMP := $(VENV)/.synced
 
-.PHONY: help dev test test-scale fuzz bench lint format schema histories clean check-prereqs
+.PHONY: help dev test test-scale test-faults-full fuzz bench lint format schema histories clean check-prereqs
 
 help:
 	@echo "make dev        run the whole system on its embedded default (Ctrl-C stops it)"
 	@echo "make test       run the whole test suite"
 	@echo "make test-scale 10,000 essays of 3 KB as one batch, at the server's default limits"
 	@echo "make fuzz       fuzz the API from its OpenAPI document, fuller than make test (FUZZ_MAX_EXAMPLES=100)"
+	@echo "make test-faults-full  the fault scenarios with FAULT_ESSAYS (2000) essays each"
 	@echo "make bench      side-by-side benchmarks, results in bench/results/ (BENCH_ARGS=--quick to try)"
 	@echo "make lint       ruff check and format check"
 	@echo "make format     ruff format and fix"
@@ -55,6 +56,13 @@ fuzz: $(STAMP)
 	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) \
 	FUZZ_PHASES=examples,coverage,fuzzing,stateful FUZZ_TIMEOUT_S=3600 \
 	$(VENV)/bin/pytest tests/fuzz -s
+
+# The fault scenarios of `make test` (300 essays each) at a larger size, with a deadline per
+# scenario to match (README, "Fault tests").
+FAULT_ESSAYS ?= 2000
+FAULT_DEADLINE_S ?= 900
+test-faults-full: $(STAMP)
+	FAULT_ESSAYS=$(FAULT_ESSAYS) FAULT_DEADLINE_S=$(FAULT_DEADLINE_S) $(VENV)/bin/pytest tests/faults -m faults -s -ra
 
 # Starts its own stack on free loopback ports (10-15 minutes); BENCH_ARGS e.g. "B2 --quick".
 bench: $(STAMP)

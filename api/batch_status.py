@@ -20,7 +20,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, service_unavailable
+from api.errors import TIMEOUT_CODES, ApiError, service_unavailable
 from api.owners import check_owner
 from api.temporal import rpc_timeout, temporal
 from workflows.batch import BatchWorkflow
@@ -62,7 +62,7 @@ async def _query(handle: WorkflowHandle, query):
     try:
         return await handle.query(query, rpc_timeout=rpc_timeout())
     except RPCError as exc:
-        if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+        if exc.status in TIMEOUT_CODES:
             raise service_unavailable(
                 "no worker answered the status query; retry shortly"
             ) from None

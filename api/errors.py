@@ -13,10 +13,12 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
+# A call that outlived its rpc_timeout: the server reports DEADLINE_EXCEEDED, but the SDK's own
+# timer (the usual case, e.g. a status query that no busy worker answers in time) reports
+# CANCELLED ("Timeout expired"). The API cancels no call otherwise, so both mean "too slow".
+TIMEOUT_CODES = frozenset({RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED})
 # Temporal answers these while it is down, overloaded or too slow: the client may retry later.
-UNAVAILABLE_CODES = frozenset(
-    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
-)
+UNAVAILABLE_CODES = TIMEOUT_CODES | {RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED}
 
 
 class ApiError(Exception):

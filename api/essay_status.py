@@ -13,7 +13,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, service_unavailable
+from api.errors import TIMEOUT_CODES, ApiError, service_unavailable
 from api.owners import check_owner
 from api.temporal import rpc_timeout
 from workflows.essay import EssayWorkflow
@@ -39,7 +39,7 @@ async def _running(handle: WorkflowHandle) -> EssayStatus:
     try:
         return await handle.query(EssayWorkflow.status, rpc_timeout=rpc_timeout())
     except RPCError as exc:
-        if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+        if exc.status in TIMEOUT_CODES:
             raise service_unavailable("no worker answered the status query; retry shortly") from exc
         raise
 

@@ -1,0 +1,49 @@
+"""Scenario 1: the broker stops while essays and a batch are going through, then starts again."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.faults.scenario import ESSAYS, Scenario
+from tests.faults.stack import FaultStack
+from workflows.models import PUBLISH_SPELLCHECK_REQUESTED
+
+pytestmark = pytest.mark.faults
+
+
+async def test_nothing_is_lost_when_the_broker_stops_mid_run(fault_stack: FaultStack) -> None:
+    async with Scenario(fault_stack, "broker stopped") as run:
+        client = run.client
+        batch = client.batch(ESSAYS // 2)
+        before, during = client.singles(ESSAYS // 4), client.singles(ESSAYS - ESSAYS * 3 // 4 - 1)
+        probe = client.singles(1)[0]
+        run.spawn(client.send_batch(batch))
+        run.spawn(client.send_singles(before))
+        await run.published_at_least(ESSAYS // 10)
+
+        # The embedded broker forgets what it holds when it stops: read all of it first, with
+        # the worker held still so that nothing is acknowledged and then forgotten unread.
+        # SIGKILL, because a graceful stop waits seconds for the clients to leave while the
+        # worker is held, and there is nothing for this broker to save anyway.
+        frozen_at = time.monotonic()
+        with fault_stack.worker_frozen():
+            await run.counter.drain(timeout_s=run.remaining_s())
+            await run.counter.stop()
+            fault_stack.broker.process.kill()
+        run.fault(
+            f"broker stopped after {len(run.counter.published)} events"
+            f" (worker held for {time.monotonic() - frozen_at:.1f}s)"
+        )
+
+        run.spawn(client.send_singles(during))
+        await client.send_singles([probe])
+        status = await run.retrying(probe, PUBLISH_SPELLCHECK_REQUESTED)
+        assert status["state"] == "stored"
+        assert status["last_error"].startswith("Kafka")
+
+        await fault_stack.start_broker()
+        run.recovered(f"broker started again ({status['attempts']} failed publish attempts seen)")
+        await run.counter.start()
+        await run.finish(batch.batch_id)

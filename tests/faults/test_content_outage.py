@@ -1,0 +1,37 @@
+"""Scenario 2: the content store stops while essays and a batch are going through, then starts
+again on the same port and data directory."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.scenario import ESSAYS, Scenario
+from tests.faults.stack import FaultStack
+from workflows.models import STORE_ESSAY
+
+pytestmark = pytest.mark.faults
+
+
+async def test_nothing_is_lost_when_the_content_store_stops_mid_run(
+    fault_stack: FaultStack,
+) -> None:
+    async with Scenario(fault_stack, "content store stopped") as run:
+        client = run.client
+        batch = client.batch(ESSAYS // 2)
+        before, during = client.singles(ESSAYS // 4), client.singles(ESSAYS - ESSAYS * 3 // 4 - 1)
+        probe = client.singles(1)[0]
+        run.spawn(client.send_batch(batch))
+        run.spawn(client.send_singles(before))
+        await run.published_at_least(ESSAYS // 10)
+
+        fault_stack.content_store.stop()
+        run.fault(f"content store stopped after {len(run.counter.published)} events")
+        run.spawn(client.send_singles(during))
+        await client.send_singles([probe])
+        status = await run.retrying(probe, STORE_ESSAY)
+        assert status["state"] == "received"
+        assert status["last_error"].startswith("Content Service unreachable")
+
+        await fault_stack.content_store.start()
+        run.recovered(f"content store started again ({status['attempts']} failed stores seen)")
+        await run.finish(batch.batch_id)
