@@ -110,6 +110,20 @@ class Settings(BaseSettings):
         parse_api_keys(value.get_secret_value())  # ValueError names the entry, not the key
         return value
 
+    def as_env(self) -> dict[str, str]:
+        """The environment variables that make another process (an API, a worker) read exactly
+        these settings: how tests and tools start processes with the settings they chose."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            env[name.upper()] = str(value)
+        return env
+
     def key_ring(self) -> KeyRing | None:
         """The configured API keys, or None when the API runs open."""
         return parse_api_keys(self.api_keys.get_secret_value()) if self.api_keys else None

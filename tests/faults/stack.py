@@ -61,26 +61,9 @@ def fault_settings() -> Settings:
         content_service_timeout_s=2,
         activity_heartbeat_timeout_s=3,
         log_level="WARNING",
+        api_metrics_port=0,  # no fixed ports: several processes of each kind come and go
+        worker_metrics_port=0,
     )
-
-
-def app_env(settings: Settings) -> dict[str, str]:
-    """The environment the worker and the API read their settings from."""
-    return {
-        "HOST": settings.host,
-        "PORT": str(settings.port),
-        "LOG_LEVEL": settings.log_level,
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "KAFKA_TOPIC": settings.kafka_topic,
-        "KAFKA_ENABLE_IDEMPOTENCE": "false",
-        "KAFKA_REQUEST_TIMEOUT_MS": str(settings.kafka_request_timeout_ms),
-        "CONTENT_SERVICE_URL": settings.content_service_url,
-        "CONTENT_SERVICE_TIMEOUT_S": str(settings.content_service_timeout_s),
-        "ACTIVITY_HEARTBEAT_TIMEOUT_S": str(settings.activity_heartbeat_timeout_s),
-        "PYTHONUNBUFFERED": "1",
-    }
 
 
 def port_of(address: str) -> int:
@@ -196,7 +179,7 @@ class FaultStack:
 async def running_stack(root: Path) -> AsyncIterator[FaultStack]:
     """Start every piece under `root` (state and logs), yield the stack, stop everything."""
     settings = fault_settings()
-    env, logs = app_env(settings), root / "logs"
+    env, logs = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}, root / "logs"
 
     def process(name: str, argv: list[str], **kwargs: object) -> ManagedProcess:
         return ManagedProcess(name, argv, cwd=REPO_ROOT, log_path=logs / f"{name}.log", **kwargs)

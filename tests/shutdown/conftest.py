@@ -30,6 +30,8 @@ async def deployment(
         kafka_request_timeout_ms=2000,
         activity_heartbeat_timeout_s=3,
         content_service_url=content_url(content_store),
+        api_metrics_port=0,  # two APIs and two workers at once in a rolling restart
+        worker_metrics_port=0,
     )
     await create_topic(broker.address, settings.kafka_topic)
     deployment = Deployment(settings, dev_env.client, tmp_path_factory.mktemp("deployment"))

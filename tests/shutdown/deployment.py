@@ -33,26 +33,6 @@ from tests.helpers import wait_until
 START_TIMEOUT_S = 60  # two cores shared with other test runs: a cold start can take a while
 
 
-def process_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes an API or worker process use `settings`."""
-    return {
-        "HOST": settings.host,
-        "PORT": str(settings.port),
-        "LOG_LEVEL": settings.log_level,
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "TEMPORAL_RPC_TIMEOUT_S": str(settings.temporal_rpc_timeout_s),
-        "CONTENT_SERVICE_URL": settings.content_service_url,
-        "CONTENT_SERVICE_TIMEOUT_S": str(settings.content_service_timeout_s),
-        "ACTIVITY_HEARTBEAT_TIMEOUT_S": str(settings.activity_heartbeat_timeout_s),
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "KAFKA_TOPIC": settings.kafka_topic,
-        "KAFKA_ENABLE_IDEMPOTENCE": str(settings.kafka_enable_idempotence).lower(),
-        "KAFKA_REQUEST_TIMEOUT_MS": str(settings.kafka_request_timeout_ms),
-        "WORKER_GRACEFUL_SHUTDOWN_S": str(settings.worker_graceful_shutdown_s),
-    }
-
-
 @dataclass
 class Api:
     process: ManagedProcess
@@ -76,7 +56,7 @@ class Deployment:
         process = ManagedProcess(
             name,
             argv,
-            env=process_env(settings),
+            env=settings.as_env(),
             cwd=REPO_ROOT,
             log_path=self.log_dir / f"{name}.log",
         )
