@@ -49,6 +49,7 @@ COPY api ./api
 COPY activities ./activities
 COPY workflows ./workflows
 COPY content_store ./content_store
+COPY telemetry ./telemetry
 
 USER huleedu
 

@@ -229,7 +229,7 @@ async def test_errors_are_one_message_and_an_exit_code(
     await fails(1, "status", "no-such-batch", "--api-url", api_url, says="404 Not Found")
     await fails(1, "status", "bad id!", "--api-url", api_url, says="batch_id must be 1 to 64")
     await fails(1, "essay", "no-such-essay", "--api-url", api_url, says="no essay with id")
-    await fails(1, "trigger", "--text", "   ", "--api-url", api_url, says="non-whitespace")
+    await fails(1, "trigger", "--text", "   ", "--api-url", api_url, says="not white space")
     await fails(1, "submit", str(essay_folder({"a.txt": "x"})), "--batch-id", "bad id!",
                 "--api-url", api_url, says="batch_id")  # fmt: skip
 
