@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -43,8 +41,6 @@ from workflows.essay import EssayWorkflow
 
 log = logging.getLogger("worker")
 
-# mallopt's parameter number for the arena cap (glibc's malloc.h).
-M_ARENA_MAX = -8
 WORKFLOW_TASKS_IN_FLIGHT = 10
 
 WORKFLOWS: Sequence[type] = (EssayWorkflow, BatchWorkflow, ChunkWorkflow)
@@ -149,27 +145,12 @@ async def run(settings: Settings) -> None:
     log.info("worker stopped")
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas before the SDK starts its threads.
-
-    glibc gives each thread that allocates concurrently an arena of its own (up to 8 per core)
-    and keeps freed memory in it; the SDK's Rust threads and the workflow threads made the
-    worker's peak memory grow with them (bench B4). Not glibc (macOS, musl): nothing to do.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):
-        pass
-
-
 def main() -> None:
     try:
         settings = get_settings()
     except SettingsError as exc:
         sys.exit(f"worker: {exc}")
     configure_logging(settings.log_level, settings.log_format)
-    limit_malloc_arenas()
     if settings.worker_nice:
         # Batch work is background work: where the worker shares a machine with the API and
         # the Temporal server, they answer people first (bench B4: status under a batch).
