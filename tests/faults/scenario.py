@@ -12,12 +12,12 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from tests.faults.counter import EventCounter
-from tests.faults.load import Client, Essay
+from tests.faults.load import Batch, Client, Essay
 from tests.faults.report import Row, record
 from tests.faults.stack import FaultStack
 from tests.faults.verdict import check_copies, explain, known_gap, rewritten_singles, tally
@@ -25,6 +25,13 @@ from tests.helpers import wait_until
 
 ESSAYS = int(os.environ.get("FAULT_ESSAYS", "300"))
 DEADLINE_S = float(os.environ.get("FAULT_DEADLINE_S", "180"))
+
+
+class MixedLoad(NamedTuple):
+    batch: Batch  # half the essays, sent from the start
+    before: list[Essay]  # a quarter, as singles sent from the start
+    during: list[Essay]  # the rest but the probes, for the scenario to send during its fault
+    probes: list[Essay]  # singles whose status shows the fault's retries
 
 
 class Scenario:
@@ -91,6 +98,21 @@ class Scenario:
         return await wait_until(
             checked, timeout_s=self.remaining_s(), what=what, interval_s=interval_s
         )
+
+    async def start_mixed_load(self, probes: int = 0) -> MixedLoad:
+        """Send the batch and the first singles in the background; return once a tenth of all
+        essays are published, so that the fault lands mid-run."""
+        client = self.client
+        load = MixedLoad(
+            batch=client.batch(ESSAYS // 2),
+            before=client.singles(ESSAYS // 4),
+            during=client.singles(ESSAYS - ESSAYS * 3 // 4 - probes),
+            probes=client.singles(probes),
+        )
+        self.spawn(client.send_batch(load.batch))
+        self.spawn(client.send_singles(load.before))
+        await self.published_at_least(ESSAYS // 10)
+        return load
 
     async def published_at_least(self, count: int) -> None:
         async def enough() -> bool:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.faults.scenario import ESSAYS, Scenario
+from tests.faults.scenario import Scenario
 from tests.faults.stack import FaultStack
 from workflows.models import PUBLISH_SPELLCHECK_REQUESTED
 
@@ -16,12 +16,7 @@ pytestmark = pytest.mark.faults
 async def test_nothing_is_lost_when_the_broker_stops_mid_run(fault_stack: FaultStack) -> None:
     async with Scenario(fault_stack, "broker stopped") as run:
         client = run.client
-        batch = client.batch(ESSAYS // 2)
-        before, during = client.singles(ESSAYS // 4), client.singles(ESSAYS - ESSAYS * 3 // 4 - 1)
-        probe = client.singles(1)[0]
-        run.spawn(client.send_batch(batch))
-        run.spawn(client.send_singles(before))
-        await run.published_at_least(ESSAYS // 10)
+        batch, _, during, [probe] = await run.start_mixed_load(probes=1)
 
         # The embedded broker forgets what it holds when it stops: read all of it first, with
         # the worker held still so that nothing is acknowledged and then forgotten unread.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.scenario import ESSAYS, Scenario
+from tests.faults.scenario import Scenario
 from tests.faults.stack import FaultStack
 from workflows.models import STORE_ESSAY
 
@@ -17,12 +17,7 @@ async def test_nothing_is_lost_when_the_content_store_stops_mid_run(
 ) -> None:
     async with Scenario(fault_stack, "content store stopped") as run:
         client = run.client
-        batch = client.batch(ESSAYS // 2)
-        before, during = client.singles(ESSAYS // 4), client.singles(ESSAYS - ESSAYS * 3 // 4 - 1)
-        probe = client.singles(1)[0]
-        run.spawn(client.send_batch(batch))
-        run.spawn(client.send_singles(before))
-        await run.published_at_least(ESSAYS // 10)
+        batch, _, during, [probe] = await run.start_mixed_load(probes=1)
 
         fault_stack.content_store.stop()
         run.fault(f"content store stopped after {len(run.counter.published)} events")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.scenario import ESSAYS, Scenario
+from tests.faults.scenario import Scenario
 from tests.faults.stack import FaultStack
 
 pytestmark = pytest.mark.faults
@@ -14,11 +14,7 @@ pytestmark = pytest.mark.faults
 async def test_nothing_is_lost_when_temporal_is_killed_mid_run(fault_stack: FaultStack) -> None:
     async with Scenario(fault_stack, "temporal killed") as run:
         client = run.client
-        batch = client.batch(ESSAYS // 2)
-        before, during = client.singles(ESSAYS // 4), client.singles(ESSAYS - ESSAYS * 3 // 4)
-        run.spawn(client.send_batch(batch))
-        run.spawn(client.send_singles(before))
-        await run.published_at_least(ESSAYS // 10)
+        batch, before, during, _ = await run.start_mixed_load()
 
         fault_stack.temporal.process.kill()
         run.fault(f"Temporal killed after {len(run.counter.published)} events")
