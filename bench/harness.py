@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
+from httpx_aiohttp import HttpxAiohttpClient
 from temporalio.client import Client
 
 from bench import waits
@@ -56,7 +57,9 @@ async def harness(cfg: Config, stack: BenchStack):
     from POST to event: only then is the worker known to be polling."""
     limits = httpx.Limits(max_connections=cfg.concurrency * 2, max_keepalive_connections=64)
     async with contextlib.AsyncExitStack() as exits:
-        http = await exits.enter_async_context(httpx.AsyncClient(timeout=30, limits=limits))
+        # The worker's lighter client (worker.build_http_client): the load generator shares
+        # the machine with the services it measures, so its own CPU per request matters.
+        http = await exits.enter_async_context(HttpxAiohttpClient(timeout=30, limits=limits))
         temporal = await waits.until(
             lambda: connect(stack.settings()), timeout_s=READY_TIMEOUT_S, what="Temporal"
         )
