@@ -10,11 +10,12 @@ import signal
 from pathlib import Path
 
 import uvloop
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
+from aiohttp import web
 
 from content_store.app import create_app
 from logging_setup import configure_logging
+
+log = logging.getLogger("content_store")
 
 
 def main() -> None:
@@ -30,17 +31,17 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging(args.log_level, args.log_format)
 
-    config = Config()
-    config.bind = [f"{args.host}:{args.port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")  # through our logging, as JSON
-
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(create_app(args.data_dir), config, shutdown_trigger=stop.wait)
+        runner = web.AppRunner(create_app(args.data_dir), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, args.host, args.port).start()
+        log.info("Running on http://%s:%d (SIGTERM or CTRL + C to quit)", args.host, args.port)
+        await stop.wait()
+        await runner.cleanup()  # stops listening, lets requests in flight finish
 
     # libuv's loop: less CPU per request than asyncio's own.
     uvloop.run(run())
