@@ -55,10 +55,9 @@ class Settings(BaseSettings):
     # Content Service (HuleEdu's; the embedded content store speaks the same contract)
     content_service_url: str = "http://localhost:8000/v1/content"
     content_service_timeout_s: float = Field(default=10.0, gt=0)
-    # Requests to the Content Service in flight at once, per worker process. Measured on the
-    # project's 2-core machines against one content store: 165 POSTs/s with 4 in flight, about
-    # 200/s with 8 or 16, 229/s with 32 (the store is then the limit), at 1.2-1.5 ms of client
-    # CPU each (README, "Performance").
+    # Requests to the Content Service in flight at once, per worker process. On the project's
+    # 2-core machines 8 did best in bench B3: with 16 both the worker's batch and the direct
+    # ceiling were slower (README, "Performance").
     content_service_concurrency: int = Field(default=8, ge=1, le=1000)
 
     # Kafka
