@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=20, ge=1, le=100_000)
     # How long `GET /readyz` waits for Temporal before answering 503: probes want a quick answer.
     readiness_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    # How old a batch status answer may be (api/status_cache.py): polls are answered from a copy
+    # refreshed in the background, not from a server busy with the batch. 0: always read.
+    status_max_age_s: float = Field(default=1.0, ge=0, le=60, allow_inf_nan=False)
 
     # Temporal
     temporal_address: str = "localhost:7233"

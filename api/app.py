@@ -18,7 +18,8 @@ from api.health import PROBE, health
 from api.metrics import WorkflowStartCounter, register_request_metrics, serving_metrics
 from api.rate_limit import RateLimiter
 from api.readiness import ReadinessProbe
-from api.temporal import EXTENSION
+from api.status_cache import StatusCache
+from api.temporal import EXTENSION, STATUS_CACHE
 from logging_setup import configure_logging
 from settings import Settings, get_settings
 from temporal_client import build_runtime, connect
@@ -44,6 +45,7 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     app.extensions[PROBE] = ReadinessProbe(
         settings.temporal_namespace, settings.readiness_timeout_s
     )
+    app.extensions[STATUS_CACHE] = StatusCache(settings.status_max_age_s)
     register_correlation(app)  # before access control: a refused request gets one too
     register_access(app, settings.key_ring(), _rate_limiter(settings))
     register_error_handlers(app)
@@ -63,6 +65,10 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
             settings, lazy=True, runtime=build_runtime(), interceptors=[WorkflowStartCounter()]
         )
         log.info("API ready; Temporal at %s", settings.temporal_address)
+
+    @app.after_serving
+    async def stop_status_reads() -> None:
+        await app.extensions[STATUS_CACHE].close()
 
     if temporal_client is None and settings.api_metrics_port:
         # A process of its own (tests inject a client and serve no metrics port).

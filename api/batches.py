@@ -4,7 +4,7 @@
   (an update, so a page after the trigger is refused at once), then the API starts the chunk
   workflows with the texts. Both steps are idempotent, so a retried request is safe.
 - `POST /v1/batch/<id>/spellcheck` and `.../cancel`: updates on the parent.
-- `GET /v1/batch/<id>/status`: see `batch_status`.
+- `GET /v1/batch/<id>/status`: see `batch_status`, answered through `status_cache`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import TypeVar
 
 from quart import Blueprint, request
@@ -30,7 +31,7 @@ from api.errors import ApiError
 from api.idempotency import idempotency_key
 from api.owners import owner_memo, scoped
 from api.paging import page_params
-from api.temporal import rpc_timeout, settings, temporal
+from api.temporal import rpc_timeout, settings, status_cache, temporal
 from workflows.batch import BatchWorkflow
 from workflows.batch_models import AddPageInput, BatchInput, ChunkInput, ChunkPlan
 from workflows.chunk import ChunkWorkflow
@@ -89,6 +90,11 @@ def _accepted(batch_id: str, page: Page, correlation_id: str) -> tuple[dict, int
 async def create_batch():
     body = await _read(BatchIn)
     batch_id = _batch_id(body)
+    with _changing(batch_id):
+        return await _create(body, batch_id)
+
+
+async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)
     # The owner is part of what is created: another client's create under this batch id is
@@ -146,13 +152,14 @@ async def add_essays(batch_id: str):
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)
     handle = _parent(batch_id)
-    assignment = await run_update(
-        handle.execute_update(
-            BatchWorkflow.add_page, _page_input(page, correlation_id), rpc_timeout=rpc_timeout()
-        ),
-        batch_id=batch_id,
-    )
-    await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
+    with _changing(batch_id):
+        assignment = await run_update(
+            handle.execute_update(
+                BatchWorkflow.add_page, _page_input(page, correlation_id), rpc_timeout=rpc_timeout()
+            ),
+            batch_id=batch_id,
+        )
+        await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
     return _accepted(batch_id, page, correlation_id)
 
 
@@ -160,10 +167,11 @@ async def add_essays(batch_id: str):
 async def trigger(batch_id: str):
     check_id("batch_id", batch_id)
     await _check_owner(batch_id)
-    result = await run_update(
-        _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
-        batch_id=batch_id,
-    )
+    with _changing(batch_id):
+        result = await run_update(
+            _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
+            batch_id=batch_id,
+        )
     log.info("batch triggered", extra={"essays": result.essay_count})
     return {
         "batch_id": batch_id,
@@ -177,10 +185,11 @@ async def trigger(batch_id: str):
 async def cancel(batch_id: str):
     check_id("batch_id", batch_id)
     await _check_owner(batch_id)
-    await run_update(
-        _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
-        batch_id=batch_id,
-    )
+    with _changing(batch_id):
+        await run_update(
+            _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
+            batch_id=batch_id,
+        )
     log.info("batch cancelled")
     return {
         "batch_id": batch_id,
@@ -193,7 +202,22 @@ async def cancel(batch_id: str):
 async def status(batch_id: str):
     check_id("batch_id", batch_id)
     offset, limit = page_params(request.args)
-    return await batch_status(batch_id, offset, limit), 200
+    body, age_s = await status_cache().get(
+        (current_client(), batch_id, offset, limit),
+        lambda: batch_status(batch_id, offset, limit),
+    )
+    # RFC 9111's Age: whole seconds since the answer was read from the workflows.
+    return body, 200, {"Age": str(int(age_s))}
+
+
+@contextlib.contextmanager
+def _changing(batch_id: str) -> Iterator[None]:
+    """Around a write to the batch: its cached status answers go, whether or not the write
+    got through (a timed-out update may still have been applied)."""
+    try:
+        yield
+    finally:
+        status_cache().forget(batch_id)
 
 
 async def _check_owner(batch_id: str) -> None:

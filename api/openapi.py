@@ -129,6 +129,14 @@ def build_document(settings: Settings) -> dict[str, Any]:
                     "description": "Where to follow what was accepted.",
                     "schema": {"type": "string"},
                 },
+                "Age": {
+                    "description": (
+                        "Whole seconds since the answer was read from the workflows: status "
+                        "answers are kept up to `STATUS_MAX_AGE_S` (1 s) and refreshed in the "
+                        "background; this client's own writes to the batch drop them."
+                    ),
+                    "schema": {"type": "integer", "minimum": 0},
+                },
             },
             "responses": {
                 name: {
@@ -242,12 +250,15 @@ def _operation(
     parameters: tuple[str, ...] = (),
     body: tuple[str, str] | None = None,
     location: bool = False,
+    age: bool = False,
 ) -> dict[str, Any]:
     """One operation: `ok` is (status, description, answer schema); `body` (schema, text)."""
     status, description, answer = ok
     headers: dict[str, Any] = {"X-Correlation-ID": _ref("headers", "CorrelationId")}
     if location:
         headers["Location"] = {**_ref("headers", "Location"), "required": True}
+    if age:
+        headers["Age"] = {**_ref("headers", "Age"), "required": True}
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": summary,
@@ -359,6 +370,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 [400, 404, *unavailable],
                 tag="batches",
                 parameters=("BatchId", "Offset", "Limit"),
+                age=True,
             )
         },
     }

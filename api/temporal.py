@@ -7,13 +7,19 @@ from datetime import timedelta
 from quart import current_app
 from temporalio.client import Client
 
+from api.status_cache import StatusCache
 from settings import Settings
 
 EXTENSION = "temporal"
+STATUS_CACHE = "status_cache"
 
 
 def temporal() -> Client:
     return current_app.extensions[EXTENSION]
+
+
+def status_cache() -> StatusCache:
+    return current_app.extensions[STATUS_CACHE]
 
 
 def settings() -> Settings:

@@ -102,6 +102,9 @@ async def test_another_clients_batch_is_not_found_on_every_route(
         return (await response.get_json())["state"] == "completed"
 
     await wait_until(completed, timeout_s=60, what=f"batch {batch_id} to complete")
+    # Alice's answer is cached by the API now: a stranger still gets 404, not her copy.
+    theirs = await keyed_api.get(f"/v1/batch/{batch_id}/status", headers=bearer(BOB))
+    assert theirs.status_code == 404
     # Closed, it is still the owner's alone.
     assert (await keyed_api.post("/v1/batch", json=body, headers=bearer(BOB))).status_code == 404
     again = await keyed_api.post("/v1/batch", json=body, headers=alice)
