@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     readiness_timeout_s: float = Field(default=2.0, gt=0, le=60)
     # How old a batch status answer may be (api/status_cache.py): polls are answered from a copy
     # refreshed in the background, not from a server busy with the batch. 0: always read.
-    status_max_age_s: float = Field(default=1.0, ge=0, le=60, allow_inf_nan=False)
+    status_max_age_s: float = Field(default=2.0, ge=0, le=60, allow_inf_nan=False)
 
     # Temporal
     temporal_address: str = "localhost:7233"

@@ -90,8 +90,10 @@ def _accepted(batch_id: str, page: Page, correlation_id: str) -> tuple[dict, int
 async def create_batch():
     body = await _read(BatchIn)
     batch_id = _batch_id(body)
-    with _changing(batch_id):
+    try:
         return await _create(body, batch_id)
+    finally:
+        status_cache().outdate(batch_id)
 
 
 async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
@@ -152,7 +154,7 @@ async def add_essays(batch_id: str):
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)
     handle = _parent(batch_id)
-    with _changing(batch_id):
+    try:
         assignment = await run_update(
             handle.execute_update(
                 BatchWorkflow.add_page, _page_input(page, correlation_id), rpc_timeout=rpc_timeout()
@@ -160,6 +162,8 @@ async def add_essays(batch_id: str):
             batch_id=batch_id,
         )
         await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
+    finally:
+        status_cache().outdate(batch_id)
     return _accepted(batch_id, page, correlation_id)
 
 
@@ -167,7 +171,7 @@ async def add_essays(batch_id: str):
 async def trigger(batch_id: str):
     check_id("batch_id", batch_id)
     await _check_owner(batch_id)
-    with _changing(batch_id):
+    with _closing(batch_id):
         result = await run_update(
             _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
             batch_id=batch_id,
@@ -185,7 +189,7 @@ async def trigger(batch_id: str):
 async def cancel(batch_id: str):
     check_id("batch_id", batch_id)
     await _check_owner(batch_id)
-    with _changing(batch_id):
+    with _closing(batch_id):
         await run_update(
             _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
             batch_id=batch_id,
@@ -211,8 +215,8 @@ async def status(batch_id: str):
 
 
 @contextlib.contextmanager
-def _changing(batch_id: str) -> Iterator[None]:
-    """Around a write to the batch: its cached status answers go, whether or not the write
+def _closing(batch_id: str) -> Iterator[None]:
+    """Around a trigger or cancel: the batch's cached status answers go, whether or not it
     got through (a timed-out update may still have been applied)."""
     try:
         yield

@@ -132,7 +132,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
                 "Age": {
                     "description": (
                         "Whole seconds since the answer was read from the workflows: status "
-                        "answers are kept up to `STATUS_MAX_AGE_S` (1 s) and refreshed in the "
+                        "answers are kept up to `STATUS_MAX_AGE_S` (2 s) and refreshed in the "
                         "background; this client's own writes to the batch drop them."
                     ),
                     "schema": {"type": "integer", "minimum": 0},

@@ -6,16 +6,18 @@ batch's own work: bench B4 measured a status p99 of 190-540 ms against 25-30 ms 
 poll status (the CLI's `--watch` every second, dashboards more often), so the API answers from a
 copy that is at most `max_age_s` old, in RFC 5861's stale-while-revalidate manner:
 
-- a copy younger than a quarter of `max_age_s` is served as it is;
+- a copy younger than an eighth of `max_age_s` is served as it is;
 - an older one, still within `max_age_s`, is served at once while one background read (never
   two for the same key) replaces it;
 - with no copy, or an older one, the request reads the server itself; requests that arrive
   meanwhile for the same key wait for that same read.
 
 Copies are kept per client (ownership was checked when they were read), per page, and only for
-answers: an error is never kept. This API's own writes to a batch (adding essays, trigger,
-cancel) drop its copies, and a read that began before such a write is not kept, so a client
-always reads its own writes. What the workers change (essays stored, published) shows within
+answers: an error is never kept. A trigger or cancel through this API drops the batch's copies,
+and a read that began before it is not kept, so the client's next status shows it. Added
+essays mark the copies outdated instead: a client uploading pages would otherwise send every
+poll to the server exactly while it is busiest, so its polls are still answered from the copy,
+which is refreshed at once. What the workers change (essays stored, published) shows within
 `max_age_s`. `STATUS_MAX_AGE_S=0` turns the cache off.
 """
 
@@ -31,9 +33,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# A copy this much younger than max_age_s is not refreshed yet: a poller at several requests a
-# second causes a few server reads per max_age_s, not one per request.
-FRESH_FRACTION = 0.25
+# Until this share of max_age_s a copy is not refreshed: a poller at several requests a second
+# causes a few server reads a second, not one per request. The rest of max_age_s is how long a
+# slow server may take to refresh it before requests wait on the server again.
+FRESH_FRACTION = 0.125
 # A page of status is at most 100 essays (about 30 KB): 256 copies stay within a few MB.
 DEFAULT_MAX_ENTRIES = 256
 
@@ -44,6 +47,7 @@ Key = tuple[Hashable, str, int, int]  # (client, batch_id, offset, limit)
 class _Copy:
     value: Any
     read_at: float  # monotonic clock, when the read that produced it began
+    outdated: bool = False  # essays were added since: refresh it now, serve it meanwhile
 
 
 class StatusCache:
@@ -59,8 +63,10 @@ class StatusCache:
         self._clock = clock
         self._copies: OrderedDict[Key, _Copy] = OrderedDict()
         self._reads: dict[Key, asyncio.Task[_Copy]] = {}
-        # Bumped by every write: a read that began before it must not be kept.
-        self._writes = 0
+        # Bumped by each trigger or cancel: a read that began before one must not be kept.
+        self._drops = 0
+        # Bumped when essays are added: a read that began before is kept, but as outdated.
+        self._additions = 0
 
     async def get(self, key: Key, read: Callable[[], Awaitable[Any]]) -> tuple[Any, float]:
         """The answer for `key` and its age in seconds, calling `read` only when needed."""
@@ -70,7 +76,8 @@ class StatusCache:
         now = self._clock()
         if copy is not None and now - copy.read_at <= self._max_age_s:
             self._copies.move_to_end(key)
-            if now - copy.read_at > self._fresh_s and key not in self._reads:
+            stale = copy.outdated or now - copy.read_at > self._fresh_s
+            if stale and key not in self._reads:
                 self._start_read(key, read)
             return copy.value, now - copy.read_at
         task = self._reads.get(key) or self._start_read(key, read)
@@ -79,12 +86,20 @@ class StatusCache:
         return copy.value, max(0.0, self._clock() - copy.read_at)
 
     def forget(self, batch_id: str) -> None:
-        """Drop the batch's copies (a write through this API changed it)."""
-        self._writes += 1
+        """Drop the batch's copies: it was triggered or cancelled through this API."""
+        self._drops += 1
         for key in [k for k in self._copies if k[1] == batch_id]:
             del self._copies[key]
         for key in [k for k in self._reads if k[1] == batch_id]:
             del self._reads[key]  # it runs on for those already waiting, and is not kept
+
+    def outdate(self, batch_id: str) -> None:
+        """Essays were added to the batch through this API: its copies are still served (a
+        busy uploader would otherwise send every poll to the server) but refreshed at once."""
+        self._additions += 1
+        for key, copy in self._copies.items():
+            if key[1] == batch_id:
+                copy.outdated = True
 
     async def close(self) -> None:
         """Stop the reads still running (at shutdown)."""
@@ -101,13 +116,13 @@ class StatusCache:
         return task
 
     async def _read(self, key: Key, read: Callable[[], Awaitable[Any]]) -> _Copy:
-        began, writes = self._clock(), self._writes
+        began, drops, additions = self._clock(), self._drops, self._additions
         try:
-            copy = _Copy(await read(), began)
+            copy = _Copy(await read(), began, outdated=additions != self._additions)
         finally:
             if self._reads.get(key) is asyncio.current_task():
                 del self._reads[key]
-        if writes == self._writes:
+        if drops == self._drops:
             self._copies[key] = copy
             self._copies.move_to_end(key)
             while len(self._copies) > self._max_entries:

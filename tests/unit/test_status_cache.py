@@ -131,6 +131,28 @@ async def test_a_write_drops_the_batch_copies_and_the_reads_begun_before_it(
     assert (await cache.get(KEY, read))[0] == 5
 
 
+async def test_added_essays_refresh_the_copy_while_it_is_still_served(
+    cache: StatusCache,
+) -> None:
+    read = Reader()
+    await cache.get(KEY, read)
+    cache.outdate("batch-1")
+    read.gate = asyncio.Event()
+    assert (await cache.get(KEY, read))[0] == 1  # served at once, though outdated
+    await settle()
+    assert read.reads == 2  # and refreshed, however young it was
+
+    # A read that began before the addition is kept, but still outdated: refreshed again.
+    cache.outdate("batch-1")
+    read.gate.set()
+    await settle()
+    read.gate = None
+    assert (await cache.get(KEY, read))[0] == 2
+    await settle()
+    assert read.reads == 3
+    assert (await cache.get(KEY, read))[0] == 3
+
+
 async def test_errors_reach_the_caller_and_are_not_kept(cache: StatusCache, clock: Clock) -> None:
     read = Reader()
     read.error = RuntimeError("server unavailable")
