@@ -27,10 +27,9 @@ from batch_cli.api_client import ApiClient, path_part
 from batch_cli.errors import INTERRUPTED, ApiRefused, CliError
 from batch_cli.render import batch_view, seconds, status_line
 
-# A batch in one of these states changes no more.
+# A batch in one of these states takes no more essays (a cancelled one's counts may still
+# change until its `finished_at` is set: see `_closed`).
 CLOSED_STATES = frozenset({"completed", "cancelled", "failed"})
-# Not triggered: every text is stored (or failed), nothing more happens until a trigger.
-STORED_STATES = CLOSED_STATES | {"ready"}
 MAX_UNFINISHED_LISTED = 20
 PAGE_LIMIT = 100  # the API's largest page of essays
 
@@ -100,10 +99,10 @@ def track(
     published: TaskID | None = None
     if show_published:
         published = progress.add_task("published", total=None, note="")
-    done_states = CLOSED_STATES if show_published else STORED_STATES
+    done = _closed if show_published else _stored
     status: dict[str, Any] = {}
     with _stop_following_on_ctrl_c(batch_id):
-        for status in _polls(client, batch_id, interval_s, lambda s: s["state"] in done_states):
+        for status in _polls(client, batch_id, interval_s, done):
             counts = status["counts"]
             total = counts["total"]
             stored_so_far = counts["stored"] + counts["published"]
@@ -157,7 +156,15 @@ def watch_json(
 
 
 def _closed(status: dict[str, Any]) -> bool:
-    return status.get("state") in CLOSED_STATES
+    """Closed, with final counts. A cancelled batch says so at once, while its chunks still
+    report their last counts: `finished_at` is set when they have. A failed one never will."""
+    state = status.get("state")
+    return state == "failed" or (state in CLOSED_STATES and status.get("finished_at") is not None)
+
+
+def _stored(status: dict[str, Any]) -> bool:
+    """Every text stored (a batch that was not triggered), or closed."""
+    return status.get("state") == "ready" or _closed(status)
 
 
 def unfinished(client: ApiClient, batch_id: str, status: dict[str, Any]) -> list[dict]:
