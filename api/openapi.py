@@ -133,7 +133,8 @@ def build_document(settings: Settings) -> dict[str, Any]:
                     "description": (
                         "Whole seconds since the answer was read from the workflows: status "
                         "answers are kept up to `STATUS_MAX_AGE_S` (2 s) and refreshed in the "
-                        "background; this client's own writes to the batch drop them."
+                        "background. This client's trigger or cancel drops them; added essays "
+                        "start a refresh."
                     ),
                     "schema": {"type": "integer", "minimum": 0},
                 },
