@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -118,6 +118,7 @@ async def add_page(client: Client, queue: str, batch_id: str, essay_ids: list[st
             id=batch_workflow_id(batch_id),
             task_queue=queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         ),
     )
     for number in assignment.chunk_numbers:
@@ -179,9 +180,11 @@ async def test_cancel_keeps_what_was_published(batch_env) -> None:
 
 
 async def test_pages_are_refused_once_closed_or_clashing(batch_env) -> None:
-    client, queue, _ = batch_env
+    client, queue, fakes = batch_env
+    fakes.publish_stall_after = 0  # the batch stays open after its trigger until cancelled
     batch_id = f"wf-{uuid.uuid4().hex[:8]}"
     await add_page(client, queue, batch_id, ids("d", 2))
+    parent = client.get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
 
     async def refused(essay_ids: list[str], **extra) -> str:
         with pytest.raises(WorkflowUpdateFailedError) as caught:
@@ -192,7 +195,8 @@ async def test_pages_are_refused_once_closed_or_clashing(batch_env) -> None:
 
     assert await refused(["d-1"]) == DUPLICATE_ESSAY
     assert await refused(ids("e", 1), create_digest="other") == BATCH_CONFLICT
-    parent = client.get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
     await parent.execute_update(BatchWorkflow.trigger)
     assert await refused(ids("f", 1)) == BATCH_CLOSED
-    assert (await parent.result()).counts.published == 2
+    await parent.execute_update(BatchWorkflow.cancel)
+    result = await parent.result()
+    assert (result.state, result.counts.cancelled) == (BatchState.CANCELLED, 2)
