@@ -57,8 +57,9 @@ async def harness(cfg: Config, stack: BenchStack):
     from POST to event: only then is the worker known to be polling."""
     limits = httpx.Limits(max_connections=cfg.concurrency * 2, max_keepalive_connections=64)
     async with contextlib.AsyncExitStack() as exits:
-        # The worker's lighter client (worker.build_http_client): the load generator shares
-        # the machine with the services it measures, so its own CPU per request matters.
+        # httpx over aiohttp's transport: the load generator shares the machine with the
+        # services it measures, so its own CPU per request matters. (The worker and B3's
+        # ceiling keep httpx's own pool: see the README's Performance section.)
         http = await exits.enter_async_context(HttpxAiohttpClient(timeout=30, limits=limits))
         temporal = await waits.until(
             lambda: connect(stack.settings()), timeout_s=READY_TIMEOUT_S, what="Temporal"
