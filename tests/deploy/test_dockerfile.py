@@ -96,6 +96,13 @@ def test_runs_as_a_non_root_user(final: Stage) -> None:
     assert all(i.keyword != "RUN" for i in final.instructions[last_user:])
 
 
+def test_our_code_is_compiled_after_it_is_copied(final: Stage) -> None:
+    compiles = [i for i in final.all("RUN") if "compileall" in i.args]
+    assert compiles, "the services would compile their modules at every start"
+    last_copy = max(final.instructions.index(i) for i in final.all("COPY"))
+    assert final.instructions.index(compiles[-1]) > last_copy
+
+
 def test_the_venv_is_on_path_where_the_deps_stage_built_it(
     stages: list[Stage], final: Stage
 ) -> None:
