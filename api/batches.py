@@ -90,10 +90,8 @@ def _accepted(batch_id: str, page: Page, correlation_id: str) -> tuple[dict, int
 async def create_batch():
     body = await _read(BatchIn)
     batch_id = _batch_id(body)
-    try:
+    with _adding(batch_id):
         return await _create(body, batch_id)
-    finally:
-        status_cache().outdate(batch_id)
 
 
 async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
@@ -154,7 +152,7 @@ async def add_essays(batch_id: str):
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)
     handle = _parent(batch_id)
-    try:
+    with _adding(batch_id):
         assignment = await run_update(
             handle.execute_update(
                 BatchWorkflow.add_page, _page_input(page, correlation_id), rpc_timeout=rpc_timeout()
@@ -162,8 +160,6 @@ async def add_essays(batch_id: str):
             batch_id=batch_id,
         )
         await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
-    finally:
-        status_cache().outdate(batch_id)
     return _accepted(batch_id, page, correlation_id)
 
 
@@ -212,6 +208,16 @@ async def status(batch_id: str):
     )
     # RFC 9111's Age: whole seconds since the answer was read from the workflows.
     return body, 200, {"Age": str(int(age_s))}
+
+
+@contextlib.contextmanager
+def _adding(batch_id: str) -> Iterator[None]:
+    """Around a create or added page: the batch's cached status answers are refreshed, whether
+    or not it got through (part of a failed request may still have been applied)."""
+    try:
+        yield
+    finally:
+        status_cache().outdate(batch_id)
 
 
 @contextlib.contextmanager
