@@ -78,8 +78,8 @@ class Settings(BaseSettings):
 
     # Worker
     worker_graceful_shutdown_s: float = Field(default=10.0, ge=0)
-    # Activities a worker runs at once. A chunk's store activity holds its hundred texts while
-    # it runs, and the content requests are capped by CONTENT_SERVICE_CONCURRENCY anyway: a
+    # Activities a worker runs at once. A chunk's store activity holds its texts (up to 384 KiB)
+    # while it runs, and the content requests are capped by CONTENT_SERVICE_CONCURRENCY anyway: a
     # larger number only adds memory (bench B4: about 1.5 MB per running store activity).
     # Activities beyond it wait in the task queue, on the server.
     worker_max_concurrent_activities: int = Field(default=16, ge=1, le=1000)

@@ -86,7 +86,7 @@ def build_worker(
         graceful_shutdown_timeout=grace,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         # Workflow tasks run one at a time under the GIL anyway; each one in flight holds its
-        # history (a chunk's start carries a hundred texts) in memory.
+        # history (a chunk's start carries up to 384 KiB of texts) in memory.
         max_concurrent_workflow_tasks=WORKFLOW_TASKS_IN_FLIGHT,
     )
 

@@ -17,7 +17,7 @@ class IdempotenceRejected(RuntimeError):
     """The broker refused an idempotent producer: a configuration error, not an outage."""
 
 
-# A chunk sends its hundred events (about 70 KB) at once. With aiokafka's 16 KiB batches every
+# A chunk sends its events (up to 125, about 90 KB) at once. With aiokafka's 16 KiB batches every
 # send that finds the batch full waits for it to drain, then all of them wake and race for the
 # next one: a quarter of the worker's CPU while a batch published. Brokers take a megabyte per
 # request by default (message.max.bytes), so a whole chunk fits in one batch.

@@ -1,4 +1,4 @@
-"""ChunkWorkflow: up to a hundred essays of one batch, stored, then announced on command.
+"""ChunkWorkflow: up to 125 essays of one batch, stored, then announced on command.
 
 The texts arrive once, in the input, which the workflow reads without them (ChunkHeader): it
 holds ids and states only. It reports its counts to the parent `batch-{id}` by signal and takes
