@@ -33,9 +33,18 @@ from api.owners import owner_memo, scoped
 from api.paging import page_params
 from api.temporal import rpc_timeout, settings, status_cache, temporal
 from workflows.batch import BatchWorkflow
-from workflows.batch_models import AddPageInput, BatchInput, ChunkInput, ChunkPlan
+from workflows.batch_models import (
+    STATUS_MEMO,
+    AddPageInput,
+    BatchInput,
+    ChunkInput,
+    ChunkPlan,
+    ChunkStatus,
+    EssayEntry,
+)
 from workflows.chunk import ChunkWorkflow
 from workflows.ids import batch_search_attributes, batch_workflow_id, chunk_workflow_id
+from workflows.models import EssayState
 
 batches = Blueprint("batches", __name__)
 log = logging.getLogger(__name__)
@@ -276,6 +285,19 @@ async def _start_chunks(batch_id: str, page: Page, numbers: list[int], correlati
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=batch_search_attributes(batch_id),
+                # What its first workflow task writes there too: every essay received. Status
+                # reads find it from the start, rather than query a worker that may be busy
+                # for seconds (bench B4: the first reads of a new batch were its slowest).
+                memo={
+                    STATUS_MEMO: ChunkStatus(
+                        batch_id=batch_id,
+                        chunk_number=number,
+                        essays=[
+                            EssayEntry(essay_id=e.essay_id, state=EssayState.RECEIVED)
+                            for e in essays
+                        ],
+                    )
+                },
                 static_summary=(
                     f"Batch {batch_id}, chunk {number}: {len(essays)} essays "
                     f"({essays[0].essay_id} .. {essays[-1].essay_id})"
