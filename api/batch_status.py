@@ -168,14 +168,30 @@ async def batch_status(batch_id: str, offset: int, limit: int) -> dict[str, Any]
             first_chunk.cancel()
             await asyncio.gather(first_chunk, return_exceptions=True)
         raise
-    counts = status.counts
     total = sum(c.essay_count for c in status.chunks)
-    oldest = status.oldest_unpublished_at
     items = await _essay_page(batch_id, status.chunks, offset, limit, first_chunk)
     if first_chunk is not None and not first_chunk.done():  # the batch has no chunk yet
         first_chunk.cancel()
         await asyncio.gather(first_chunk, return_exceptions=True)
-    next_offset = offset + limit if offset + limit < total else None
+    essays = {
+        "offset": offset,
+        "limit": limit,
+        "total": total,
+        "next_offset": offset + limit if offset + limit < total else None,
+        "items": items,
+    }
+    return _body(status, essays)
+
+
+def with_parent_status(body: dict[str, Any], status: BatchStatus) -> dict[str, Any]:
+    """`body` with what the parent's `status` says (state, counts, times); its page of essays
+    is kept as it was read."""
+    return _body(status, body["essays"])
+
+
+def _body(status: BatchStatus, essays: dict[str, Any]) -> dict[str, Any]:
+    counts = status.counts
+    oldest = status.oldest_unpublished_at
     return {
         "batch_id": status.batch_id,
         "state": status.state.value,
@@ -193,12 +209,6 @@ async def batch_status(batch_id: str, offset: int, limit: int) -> dict[str, Any]
         "triggered_at": status.triggered_at.isoformat() if status.triggered_at else None,
         "cancelled_at": status.cancelled_at.isoformat() if status.cancelled_at else None,
         "finished_at": status.finished_at.isoformat() if status.finished_at else None,
-        "essays": {
-            "offset": offset,
-            "limit": limit,
-            "total": total,
-            "next_offset": next_offset,
-            "items": items,
-        },
+        "essays": essays,
         "workflow_runs": status.runs,
     }

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from quart import Blueprint, request
@@ -23,7 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import current_client
 from api.batch_pages import BatchIn, Page, PageIn, digest, plan_page
-from api.batch_status import batch_or_404, batch_status
+from api.batch_status import batch_or_404, batch_status, with_parent_status
 from api.batch_updates import run_update
 from api.bodies import check_id, read_model
 from api.correlation import current_correlation_id
@@ -37,6 +38,7 @@ from workflows.batch_models import (
     STATUS_MEMO,
     AddPageInput,
     BatchInput,
+    BatchStatus,
     ChunkInput,
     ChunkPlan,
     ChunkStatus,
@@ -50,6 +52,7 @@ batches = Blueprint("batches", __name__)
 log = logging.getLogger(__name__)
 
 Page_ = TypeVar("Page_", bound=PageIn)
+Closed = TypeVar("Closed")
 
 # Fixed forever: the same Idempotency-Key must keep mapping to the same batch id.
 BATCH_IDEMPOTENCY_NAMESPACE = uuid.UUID("5e2d8c1a-9f47-5b3e-8a60-7c4b2d1e0f93")
@@ -176,11 +179,11 @@ async def add_essays(batch_id: str):
 async def trigger(batch_id: str):
     check_id("batch_id", batch_id)
     await _check_owner(batch_id)
-    with _closing(batch_id):
-        result = await run_update(
-            _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
-            batch_id=batch_id,
-        )
+    result = await _close(
+        batch_id,
+        _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
+        lambda result: result.status,
+    )
     log.info("batch triggered", extra={"essays": result.essay_count})
     return {
         "batch_id": batch_id,
@@ -194,11 +197,11 @@ async def trigger(batch_id: str):
 async def cancel(batch_id: str):
     check_id("batch_id", batch_id)
     await _check_owner(batch_id)
-    with _closing(batch_id):
-        await run_update(
-            _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
-            batch_id=batch_id,
-        )
+    await _close(
+        batch_id,
+        _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
+        lambda status: status,
+    )
     log.info("batch cancelled")
     return {
         "batch_id": batch_id,
@@ -229,14 +232,24 @@ def _adding(batch_id: str) -> Iterator[None]:
         status_cache().outdate(batch_id)
 
 
-@contextlib.contextmanager
-def _closing(batch_id: str) -> Iterator[None]:
-    """Around a trigger or cancel: the batch's cached status answers go, whether or not it
-    got through (a timed-out update may still have been applied)."""
+async def _close(
+    batch_id: str, update: Awaitable[Closed], status_of: Callable[[Closed], BatchStatus | None]
+) -> Closed:
+    """A trigger or cancel. The batch's cached status answers are revised with the status the
+    update answered, so the client's next status shows it without waiting on the server; they
+    go when there is none (a worker that predates it), or when the update failed (a timed-out
+    one may still have been applied)."""
     try:
-        yield
-    finally:
+        result = await run_update(update, batch_id=batch_id)
+    except BaseException:
         status_cache().forget(batch_id)
+        raise
+    status = status_of(result)
+    if status is None:
+        status_cache().forget(batch_id)
+    else:
+        status_cache().revise(batch_id, functools.partial(with_parent_status, status=status))
+    return result
 
 
 async def _check_owner(batch_id: str) -> None:

@@ -13,12 +13,13 @@ that is at most `max_age_s` old, in RFC 5861's stale-while-revalidate manner:
   meanwhile for the same key wait for that same read.
 
 Copies are kept per client (ownership was checked when they were read), per page, and only for
-answers: an error is never kept. A trigger or cancel through this API drops the batch's copies,
-and a read that began before it is not kept, so the client's next status shows it. Added
-essays mark the copies outdated instead: a client uploading pages would otherwise send every
-poll to the server exactly while it is busiest, so its polls are still answered from the copy,
-which is refreshed at once. What the workers change (essays stored, published) shows within
-`max_age_s`. `STATUS_MAX_AGE_S=0` turns the cache off.
+answers: an error is never kept. A trigger or cancel through this API revises the batch's
+copies with the status its update answered (or drops them, without one), and a read that began
+before it is not kept, so the client's next status shows it. Added essays mark the copies
+outdated: a client uploading pages would otherwise send every poll to the server exactly while
+it is busiest, so its polls are still answered from the copy, which is refreshed at once. What
+the workers change (essays stored, published) shows within `max_age_s`. `STATUS_MAX_AGE_S=0`
+turns the cache off.
 """
 
 from __future__ import annotations
@@ -87,11 +88,20 @@ class StatusCache:
 
     def forget(self, batch_id: str) -> None:
         """Drop the batch's copies: it was triggered or cancelled through this API."""
-        self._drops += 1
+        self._abandon_reads(batch_id)
         for key in [k for k in self._copies if k[1] == batch_id]:
             del self._copies[key]
-        for key in [k for k in self._reads if k[1] == batch_id]:
-            del self._reads[key]  # it runs on for those already waiting, and is not kept
+
+    def revise(self, batch_id: str, change: Callable[[Any], Any]) -> None:
+        """The batch was triggered or cancelled through this API, and the update answered with
+        its new status: `change` applies it to each copy, which is served at once and refreshed
+        (a read that began before is not kept). Dropping the copies instead made the next poll
+        wait on the server exactly while the batch keeps it busiest (bench B4)."""
+        self._abandon_reads(batch_id)
+        for key, copy in self._copies.items():
+            if key[1] == batch_id:
+                copy.value = change(copy.value)
+                copy.outdated = True
 
     def outdate(self, batch_id: str) -> None:
         """Essays were added to the batch through this API: its copies are still served (a
@@ -100,6 +110,12 @@ class StatusCache:
         for key, copy in self._copies.items():
             if key[1] == batch_id:
                 copy.outdated = True
+
+    def _abandon_reads(self, batch_id: str) -> None:
+        """Reads of the batch already running are not kept: they began before a change."""
+        self._drops += 1
+        for key in [k for k in self._reads if k[1] == batch_id]:
+            del self._reads[key]  # it runs on for those already waiting
 
     async def close(self) -> None:
         """Stop the reads still running (at shutdown)."""

@@ -148,7 +148,7 @@ class BatchWorkflow:
     def trigger(self) -> TriggerResult:
         self._record.triggered_at = workflow.now()
         self._changed = True
-        return TriggerResult(essay_count=self._counts().total)
+        return TriggerResult(essay_count=self._counts().total, status=self.status())
 
     @trigger.validator
     def _check_trigger(self) -> None:

@@ -141,6 +141,9 @@ class ChunkReport(BaseModel):
 
 class TriggerResult(BaseModel):
     essay_count: int
+    # The batch as the trigger left it, for the API's cached status answers. None from workers
+    # that predate it.
+    status: BatchStatus | None = None
 
 
 # The parent numbers its chunks from here, in the order their pages arrive.

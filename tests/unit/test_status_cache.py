@@ -1,6 +1,6 @@
 """The status cache's policy, on a clock the test moves: fresh, stale-while-revalidate, expired,
-shared reads, writes that drop copies, errors that are never kept. The real stack's side (the
-`Age` header, reading one's own writes) is in tests/e2e/test_batch_status_cache.py."""
+shared reads, writes that drop or revise copies, errors that are never kept. The real stack's
+side (the `Age` header, reading one's own writes) is in tests/e2e/test_batch_status_cache.py."""
 
 from __future__ import annotations
 
@@ -125,6 +125,32 @@ async def test_a_write_drops_the_batch_copies_and_the_reads_begun_before_it(
     before = asyncio.create_task(cache.get(KEY, read))
     await settle()
     cache.forget("batch-1")
+    read.gate.set()
+    assert (await before)[0] == 4
+    read.gate = None
+    assert (await cache.get(KEY, read))[0] == 5
+
+
+async def test_a_revised_copy_is_served_at_once_then_refreshed(
+    cache: StatusCache, clock: Clock
+) -> None:
+    read = Reader()
+    other = ("client-a", "batch-2", 0, 50)
+    await cache.get(KEY, read)
+    await cache.get(other, read)
+    cache.revise("batch-1", lambda value: value * 10)
+    assert (await cache.get(KEY, read))[0] == 10  # the trigger shows, with no read
+    await settle()
+    assert read.reads == 3  # but a refresh began, however young the copy was
+    assert (await cache.get(KEY, read))[0] == 3
+    assert (await cache.get(other, read))[0] == 2  # another batch's copy is untouched
+
+    # A read that began before the revision answers its waiters but is not kept.
+    clock.now += 1.5
+    read.gate = asyncio.Event()
+    before = asyncio.create_task(cache.get(KEY, read))
+    await settle()
+    cache.revise("batch-1", lambda value: value * 10)
     read.gate.set()
     assert (await before)[0] == 4
     read.gate = None
