@@ -5,6 +5,7 @@ side (the `Age` header, reading one's own writes) is in tests/e2e/test_batch_sta
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -108,6 +109,22 @@ async def test_keys_are_kept_apart_per_client_and_page(cache: StatusCache) -> No
     assert (await cache.get(("client-a", "batch-1", 50, 50), read))[0] == 3
 
 
+async def check_reads_begun_before_are_not_kept(
+    cache: StatusCache, clock: Clock, read: Reader, write: Callable[[], None]
+) -> None:
+    """A read that began before `write` answers its waiters but is not kept. `read` has
+    answered three times so far."""
+    clock.now += 1.5
+    read.gate = asyncio.Event()
+    before = asyncio.create_task(cache.get(KEY, read))
+    await settle()
+    write()
+    read.gate.set()
+    assert (await before)[0] == 4
+    read.gate = None
+    assert (await cache.get(KEY, read))[0] == 5
+
+
 async def test_a_write_drops_the_batch_copies_and_the_reads_begun_before_it(
     cache: StatusCache, clock: Clock
 ) -> None:
@@ -118,17 +135,7 @@ async def test_a_write_drops_the_batch_copies_and_the_reads_begun_before_it(
     cache.forget("batch-1")
     assert (await cache.get(KEY, read))[0] == 3
     assert (await cache.get(other, read))[0] == 2  # another batch keeps its copy
-
-    # A read that began before the write answers its waiters but is not kept.
-    clock.now += 1.5
-    read.gate = asyncio.Event()
-    before = asyncio.create_task(cache.get(KEY, read))
-    await settle()
-    cache.forget("batch-1")
-    read.gate.set()
-    assert (await before)[0] == 4
-    read.gate = None
-    assert (await cache.get(KEY, read))[0] == 5
+    await check_reads_begun_before_are_not_kept(cache, clock, read, lambda: cache.forget("batch-1"))
 
 
 async def test_a_revised_copy_is_served_at_once_then_refreshed(
@@ -144,17 +151,9 @@ async def test_a_revised_copy_is_served_at_once_then_refreshed(
     assert read.reads == 3  # but a refresh began, however young the copy was
     assert (await cache.get(KEY, read))[0] == 3
     assert (await cache.get(other, read))[0] == 2  # another batch's copy is untouched
-
-    # A read that began before the revision answers its waiters but is not kept.
-    clock.now += 1.5
-    read.gate = asyncio.Event()
-    before = asyncio.create_task(cache.get(KEY, read))
-    await settle()
-    cache.revise("batch-1", lambda value: value * 10)
-    read.gate.set()
-    assert (await before)[0] == 4
-    read.gate = None
-    assert (await cache.get(KEY, read))[0] == 5
+    await check_reads_begun_before_are_not_kept(
+        cache, clock, read, lambda: cache.revise("batch-1", lambda value: value * 10)
+    )
 
 
 async def test_added_essays_refresh_the_copy_while_it_is_still_served(
