@@ -42,11 +42,9 @@ from workflows.batch_models import (
     ChunkInput,
     ChunkPlan,
     ChunkStatus,
-    EssayEntry,
 )
 from workflows.chunk import ChunkWorkflow
 from workflows.ids import batch_search_attributes, batch_workflow_id, chunk_workflow_id
-from workflows.models import EssayState
 
 batches = Blueprint("batches", __name__)
 log = logging.getLogger(__name__)
@@ -302,13 +300,8 @@ async def _start_chunks(batch_id: str, page: Page, numbers: list[int], correlati
                 # reads find it from the start, rather than query a worker that may be busy
                 # for seconds (bench B4: the first reads of a new batch were its slowest).
                 memo={
-                    STATUS_MEMO: ChunkStatus(
-                        batch_id=batch_id,
-                        chunk_number=number,
-                        essays=[
-                            EssayEntry(essay_id=e.essay_id, state=EssayState.RECEIVED)
-                            for e in essays
-                        ],
+                    STATUS_MEMO: ChunkStatus.all_received(
+                        batch_id, number, [e.essay_id for e in essays]
                     )
                 },
                 static_summary=(

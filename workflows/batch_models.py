@@ -247,3 +247,12 @@ class ChunkStatus(BaseModel):
     batch_id: str
     chunk_number: int
     essays: list[EssayEntry]
+
+    @classmethod
+    def all_received(cls, batch_id: str, chunk_number: int, essay_ids: list[str]) -> ChunkStatus:
+        """A chunk's status as it starts (its memo from the start, and its workflow's state)."""
+        return cls(
+            batch_id=batch_id,
+            chunk_number=chunk_number,
+            essays=[EssayEntry(essay_id=e, state=EssayState.RECEIVED) for e in essay_ids],
+        )

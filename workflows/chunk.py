@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         ChunkReport,
         ChunkStatus,
         EssayCounts,
-        EssayEntry,
         PublishChunkInput,
         StoreChunkInput,
     )
@@ -52,10 +51,10 @@ class ChunkWorkflow:
     @workflow.init
     def __init__(self, inp: ChunkHeader) -> None:
         self._inp = inp
-        self._essays = {
-            e.essay_id: EssayEntry(essay_id=e.essay_id, state=EssayState.RECEIVED)
-            for e in inp.essays
-        }
+        start = ChunkStatus.all_received(
+            inp.batch_id, inp.chunk_number, [e.essay_id for e in inp.essays]
+        )
+        self._essays = {e.essay_id: e for e in start.essays}
         self._command: str | None = None
         self._report_seq = 0
 
