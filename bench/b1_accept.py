@@ -1,8 +1,11 @@
 """B1: how fast the API accepts essays, beside starting the same workflows straight with the SDK.
 
 Both arms: N starts of EssayWorkflow with a 3 KB text at the same concurrency, on the same task
-queue, with the same worker running. Between arms every accepted essay's event is awaited, so
-neither arm competes with the other's backlog; the arm order alternates between repetitions.
+queue, with the same worker running. Each repetition runs the arms in BLOCKS blocks of N/BLOCKS
+starts each, in the order A B B A A B B A (A and B swap between repetitions), so a drift of the
+shared machine's speed during a repetition weighs on both arms alike; an arm's rate is its starts
+over its blocks' summed time. After every block its essays' events are awaited, so no block
+competes with another's backlog.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from bench.harness import Harness
 from bench.load import Outcome, Run, closed_loop
 
 ARM_TIMEOUT_S = 600.0
+# Blocks per arm and repetition: the machine's speed drifts over seconds (one arm of 1,000
+# starts ran at 136/s in one second and 65/s three seconds later), and one long block per arm
+# gave ratios from 0.59 to 1.00 within a run.
+BLOCKS = 4
 
 
 async def _api_arm(h: Harness, count: int) -> Run:
@@ -53,17 +60,30 @@ async def _drained(h: Harness, run: Run, what: str) -> None:
     h.stack.check_alive()
 
 
-async def _measure(h: Harness, arm: str) -> dict:
-    run = await ARMS[arm](h, h.cfg.accept_requests)
+async def _block(h: Harness, arm: str, count: int) -> Run:
+    run = await ARMS[arm](h, count)
     await _drained(h, run, f"B1's {arm} arm")
+    return run
+
+
+def _summary(runs: list[Run]) -> dict:
+    samples = [s for run in runs for s in run.samples]
+    ok = [s for s in samples if s.ok]
+    elapsed = sum(run.elapsed_s for run in runs)
+    errors: dict[str, int] = {}
+    for run in runs:
+        for error, count in run.errors().items():
+            errors[error] = errors.get(error, 0) + count
     return {
-        "requests": len(run.samples),
-        "accepted": len(run.ok),
-        "elapsed_s": run.elapsed_s,
-        "rate_per_s": len(run.ok) / run.elapsed_s,
-        "latency_p50_ms": stats.p50([s.latency_s for s in run.ok]) * 1000,
-        "errors": run.errors(),
-        "latencies_ms": [round(s.latency_s * 1000, 3) for s in run.samples],
+        "requests": len(samples),
+        "accepted": len(ok),
+        "blocks": len(runs),
+        "elapsed_s": elapsed,
+        "rate_per_s": len(ok) / elapsed,
+        "block_rates_per_s": [len(run.ok) / run.elapsed_s for run in runs],
+        "latency_p50_ms": stats.p50([s.latency_s for s in ok]) * 1000,
+        "errors": errors,
+        "latencies_ms": [round(s.latency_s * 1000, 3) for s in samples],
     }
 
 
@@ -73,9 +93,14 @@ async def run(h: Harness, out: dict) -> None:
         await _drained(h, await start(h, h.cfg.concurrency), f"B1's {arm} warm-up")
     reps = out["reps"] = []  # filled as repetitions finish: kept if a later one fails
     for rep in range(h.cfg.repeat):
-        order = ("api", "sdk") if rep % 2 == 0 else ("sdk", "api")
-        result: dict = {arm: await _measure(h, arm) for arm in order}
-        result["order"] = list(order)
+        pair = ("api", "sdk") if rep % 2 == 0 else ("sdk", "api")
+        order = [arm for block in range(BLOCKS) for arm in pair[:: 1 if block % 2 == 0 else -1]]
+        block_size = max(1, h.cfg.accept_requests // BLOCKS)
+        runs: dict[str, list[Run]] = {arm: [] for arm in pair}
+        for arm in order:
+            runs[arm].append(await _block(h, arm, block_size))
+        result: dict = {arm: _summary(arm_runs) for arm, arm_runs in runs.items()}
+        result["order"] = order
         result["ratio"] = stats.ratio(result["api"]["rate_per_s"], result["sdk"]["rate_per_s"])
         reps.append(result)
         print(

@@ -55,7 +55,12 @@ class Harness:
 async def harness(cfg: Config, stack: BenchStack):
     """Open the clients and readers, and wait until ours and the baseline each carried an essay
     from POST to event: only then is the worker known to be polling."""
-    limits = httpx.Limits(max_connections=cfg.concurrency * 2, max_keepalive_connections=64)
+    # Idle connections are dropped well before the servers' keep-alive timeout (Hypercorn's 5 s):
+    # at an equal timeout a request could take a connection just as the server closed it, and
+    # fail (B1 saw 3 such "ConnectTimeout"s after its 5-6 s drains between blocks).
+    limits = httpx.Limits(
+        max_connections=cfg.concurrency * 2, max_keepalive_connections=64, keepalive_expiry=2.0
+    )
     async with contextlib.AsyncExitStack() as exits:
         # httpx over aiohttp's transport: the load generator shares the machine with the
         # services it measures, so its own CPU per request matters. (The worker and B3's
