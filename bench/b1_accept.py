@@ -67,13 +67,10 @@ async def _block(h: Harness, arm: str, count: int) -> Run:
 
 
 def _summary(runs: list[Run]) -> dict:
-    samples = [s for run in runs for s in run.samples]
-    ok = [s for s in samples if s.ok]
+    # One Run of every block's samples, for what does not depend on time (errors).
+    merged = Run(0.0, 0.0, [s for run in runs for s in run.samples])
+    samples, ok = merged.samples, merged.ok
     elapsed = sum(run.elapsed_s for run in runs)
-    errors: dict[str, int] = {}
-    for run in runs:
-        for error, count in run.errors().items():
-            errors[error] = errors.get(error, 0) + count
     return {
         "requests": len(samples),
         "accepted": len(ok),
@@ -82,7 +79,7 @@ def _summary(runs: list[Run]) -> dict:
         "rate_per_s": len(ok) / elapsed,
         "block_rates_per_s": [len(run.ok) / run.elapsed_s for run in runs],
         "latency_p50_ms": stats.p50([s.latency_s for s in ok]) * 1000,
-        "errors": errors,
+        "errors": merged.errors(),
         "latencies_ms": [round(s.latency_s * 1000, 3) for s in samples],
     }
 

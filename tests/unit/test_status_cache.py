@@ -39,6 +39,7 @@ class Reader:
 
 
 KEY = ("client-a", "batch-1", 0, 50)
+OTHER_BATCH = ("client-a", "batch-2", 0, 50)
 
 
 @pytest.fixture
@@ -109,6 +110,14 @@ async def test_keys_are_kept_apart_per_client_and_page(cache: StatusCache) -> No
     assert (await cache.get(("client-a", "batch-1", 50, 50), read))[0] == 3
 
 
+async def two_batches_read(cache: StatusCache) -> Reader:
+    """KEY's copy read first (answer 1), then OTHER_BATCH's (answer 2)."""
+    read = Reader()
+    await cache.get(KEY, read)
+    await cache.get(OTHER_BATCH, read)
+    return read
+
+
 async def check_reads_begun_before_are_not_kept(
     cache: StatusCache, clock: Clock, read: Reader, write: Callable[[], None]
 ) -> None:
@@ -128,29 +137,23 @@ async def check_reads_begun_before_are_not_kept(
 async def test_a_write_drops_the_batch_copies_and_the_reads_begun_before_it(
     cache: StatusCache, clock: Clock
 ) -> None:
-    read = Reader()
-    other = ("client-a", "batch-2", 0, 50)
-    await cache.get(KEY, read)
-    await cache.get(other, read)
+    read = await two_batches_read(cache)
     cache.forget("batch-1")
     assert (await cache.get(KEY, read))[0] == 3
-    assert (await cache.get(other, read))[0] == 2  # another batch keeps its copy
+    assert (await cache.get(OTHER_BATCH, read))[0] == 2  # another batch keeps its copy
     await check_reads_begun_before_are_not_kept(cache, clock, read, lambda: cache.forget("batch-1"))
 
 
 async def test_a_revised_copy_is_served_at_once_then_refreshed(
     cache: StatusCache, clock: Clock
 ) -> None:
-    read = Reader()
-    other = ("client-a", "batch-2", 0, 50)
-    await cache.get(KEY, read)
-    await cache.get(other, read)
+    read = await two_batches_read(cache)
     cache.revise("batch-1", lambda value: value * 10)
     assert (await cache.get(KEY, read))[0] == 10  # the trigger shows, with no read
     await settle()
     assert read.reads == 3  # but a refresh began, however young the copy was
     assert (await cache.get(KEY, read))[0] == 3
-    assert (await cache.get(other, read))[0] == 2  # another batch's copy is untouched
+    assert (await cache.get(OTHER_BATCH, read))[0] == 2  # another batch's copy is untouched
     await check_reads_begun_before_are_not_kept(
         cache, clock, read, lambda: cache.revise("batch-1", lambda value: value * 10)
     )
