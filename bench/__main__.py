@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import uvloop
+
 from bench import b1_accept, b2_latency, b3_batch, chart, config, procfs, report
 from bench.harness import Harness, harness
 from bench.stack import BenchStack
@@ -135,7 +137,8 @@ def main() -> None:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:
-        code = asyncio.run(_main(cfg, stamp))
+        # uvloop, as the API and the worker: less of the load generator's CPU per request.
+        code = uvloop.run(_main(cfg, stamp))
     except (KeyboardInterrupt, asyncio.CancelledError):
         # Ctrl-C or SIGTERM: the stack was stopped on the way out; there is nothing to report.
         print("bench: interrupted; the stack is stopped", file=sys.stderr)

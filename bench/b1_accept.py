@@ -29,8 +29,8 @@ async def _api_arm(h: Harness, count: int) -> Run:
 
     async def call(i: int) -> Outcome:
         response = await h.post_essay(api, h.text(i))
-        ok = response.status_code == 202
-        return Outcome(ok, response.status_code, response.json()["essay_id"] if ok else None)
+        ok = response.status == 202
+        return Outcome(ok, response.status, response.json()["essay_id"] if ok else None)
 
     return await closed_loop(count, h.cfg.concurrency, call, timeout_s=ARM_TIMEOUT_S)
 

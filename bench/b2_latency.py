@@ -20,8 +20,8 @@ async def _arm(h: Harness, arm: str, count: int) -> dict:
 
     async def call(i: int) -> Outcome:
         response = await h.post_essay(base, h.text(i))
-        ok = response.status_code == 202
-        return Outcome(ok, response.status_code, response.json()["essay_id"] if ok else None)
+        ok = response.status == 202
+        return Outcome(ok, response.status, response.json()["essay_id"] if ok else None)
 
     run = await open_loop(
         h.cfg.latency_rate, count, call, timeout_s=h.cfg.latency_seconds + h.cfg.drain_timeout_s

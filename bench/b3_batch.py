@@ -39,12 +39,12 @@ def _summary(count: int, began: float, received: dict[str, float]) -> dict:
 async def _post(h: Harness, path: str, body: bytes | None = None) -> dict:
     response = await h.http.post(
         f"{h.stack.url('api')}{path}",
-        content=body,
+        body=body,
         headers=JSON if body is not None else None,
-        timeout=PAGE_TIMEOUT_S,
+        timeout_s=PAGE_TIMEOUT_S,
     )
-    if response.status_code != 202:
-        raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
+    if response.status != 202:
+        raise RuntimeError(f"POST {path}: {response.status} {response.text[:300]}")
     return response.json()
 
 

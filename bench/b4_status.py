@@ -22,8 +22,8 @@ async def poll(h: Harness, batch_id: str, stop: asyncio.Event | None = None) -> 
     url = f"{h.stack.url('api')}/v1/batch/{batch_id}/status"
 
     async def call(i: int) -> Outcome:
-        response = await h.http.get(url, timeout=h.cfg.status_timeout_s)
-        return Outcome(response.status_code == 200, response.status_code)
+        response = await h.http.get(url, timeout_s=h.cfg.status_timeout_s)
+        return Outcome(response.status == 200, response.status)
 
     count = h.cfg.status_polls
     budget = count / h.cfg.status_rate + h.cfg.status_timeout_s + 30
@@ -49,8 +49,8 @@ async def finished_batch(h: Harness, rep: int) -> str:
     created = await h.http.post(f"{api}/v1/batch", json={"batch_id": batch_id, "essays": essays})
     triggered = await h.http.post(f"{api}/v1/batch/{batch_id}/spellcheck")
     for response in (created, triggered):
-        if response.status_code != 202:
-            raise RuntimeError(f"idle batch: {response.status_code} {response.text[:300]}")
+        if response.status != 202:
+            raise RuntimeError(f"idle batch: {response.status} {response.text[:300]}")
     await settled(h, batch_id)
     return batch_id
 

@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 
 @dataclass
 class Outcome:
@@ -73,7 +71,7 @@ Call = Callable[[int], Awaitable[Outcome]]
 async def _timed(index: int, start: float, call: Call) -> Sample:
     try:
         outcome = await call(index)
-    except (httpx.TimeoutException, TimeoutError) as exc:
+    except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
         return Sample(index, start, time.monotonic(), False, None, None, type(exc).__name__, True)
     except Exception as exc:  # any failure is a sample to count, not a reason to stop the load
         error = f"{type(exc).__name__}: {exc}"[:200]
@@ -108,19 +106,21 @@ async def open_loop(
     tasks: list[asyncio.Task[Sample]] = []
     lags: list[float] = []
     all_sent = asyncio.Event()
-    began = loop.time() + 0.05  # the first slot, just ahead so it is not already late
+    # Sends are timed on the loop's clock, latencies on time.monotonic(), which the samples and
+    # the event readers use (the same clock under asyncio's loop; under uvloop's, to the ms).
+    # The first slot is just ahead, so it is not already late.
+    loop_began, began = loop.time() + 0.05, time.monotonic() + 0.05
 
-    def fire(index: int, at: float) -> None:
+    def fire(index: int) -> None:
         if stop is not None and stop.is_set():
             all_sent.set()
             return
-        lags.append(loop.time() - at)
-        tasks.append(loop.create_task(_timed(index, at, call)))
+        lags.append(loop.time() - (loop_began + index / rate))
+        tasks.append(loop.create_task(_timed(index, began + index / rate, call)))
         if index == count - 1:
             all_sent.set()
 
-    # loop.time() is time.monotonic(), the clock the samples and the event readers use.
-    handles = [loop.call_at(began + i / rate, fire, i, began + i / rate) for i in range(count)]
+    handles = [loop.call_at(loop_began + i / rate, fire, i) for i in range(count)]
     watcher = loop.create_task(stop.wait()) if stop is not None else None
     if watcher is not None:
         watcher.add_done_callback(lambda _: all_sent.set())
