@@ -1,44 +1,84 @@
-"""B4's probe: `GET /v1/batch/{id}/status` on a fixed timetable, counting timeouts and 5xx.
+"""B4: `GET /v1/batch/{id}/status` on a fixed timetable, counting timeouts and 5xx.
 
-B3 runs it while its own batch runs (loaded); before that, the same count of GETs on a small
-batch that has finished gives the idle figure. Peak memory is read by the runner at the end.
+B3 polls its own batch while it runs (loaded); before that, the same count of GETs on a small
+batch that has finished gives the idle figure. Both are timed by one probe process of their own
+(`status_probe.py`). Peak memory is read by the runner at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator
 
-from bench import stats
 from bench.harness import Harness
-from bench.load import Outcome, open_loop
+from bench.status_probe import READY
 from workflows.ids import batch_workflow_id
 
 IDLE_BATCH_ESSAYS = 20
 SETTLE_TIMEOUT_S = 300.0
+PROBE_START_TIMEOUT_S = 60.0
+PROBE_STOP_TIMEOUT_S = 30.0
+RESULT_LINE_LIMIT = 1 << 20  # a poll's JSON line: a few KB per hundred GETs
 
 
-async def poll(h: Harness, batch_id: str, stop: asyncio.Event | None = None) -> dict:
-    """At most `status_polls` GETs at `status_rate`/s; with `stop`, none after it is set."""
-    url = f"{h.stack.url('api')}/v1/batch/{batch_id}/status"
+class StatusProbe:
+    """The probe process, driven over its stdin (see `status_probe.py`)."""
 
-    async def call(i: int) -> Outcome:
-        response = await h.http.get(url, timeout_s=h.cfg.status_timeout_s)
-        return Outcome(response.status == 200, response.status)
+    def __init__(self, h: Harness, process: asyncio.subprocess.Process) -> None:
+        self._h = h
+        self._process = process
 
-    count = h.cfg.status_polls
-    budget = count / h.cfg.status_rate + h.cfg.status_timeout_s + 30
-    run = await open_loop(h.cfg.status_rate, count, call, timeout_s=budget, stop=stop)
-    latencies = [s.latency_s * 1000 for s in run.ok]
-    return {
-        "requests": len(run.samples),
-        "ok": len(run.ok),
-        "timeouts": sum(s.timed_out for s in run.samples),
-        "server_errors": sum(1 for s in run.samples if s.status is not None and s.status >= 500),
-        "errors": run.errors(),
-        "p50_ms": stats.p50(latencies),
-        "p99_ms": stats.p99(latencies),
-        "latencies_ms": [round(v, 3) for v in latencies],
-    }
+    async def _send(self, line: str) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{line}\n".encode())
+        await self._process.stdin.drain()
+
+    async def poll(self, batch_id: str, stop: asyncio.Event | None = None) -> dict:
+        """At most `status_polls` GETs at `status_rate`/s; with `stop`, none after it is set."""
+        assert self._process.stdout is not None
+        await self._send(f"poll {self._h.stack.url('api')}/v1/batch/{batch_id}/status")
+        result = asyncio.ensure_future(self._process.stdout.readline())
+        if stop is not None:
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({result, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not result.done():
+                await self._send("stop")
+        line = await result
+        if not line:
+            raise RuntimeError(f"the status probe exited ({self._process.returncode})")
+        return json.loads(line)
+
+
+@contextlib.asynccontextmanager
+async def status_probe(h: Harness) -> AsyncIterator[StatusProbe]:
+    cfg = h.cfg
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bench.status_probe", "--rate", str(cfg.status_rate)),
+        *("--count", str(cfg.status_polls), "--timeout", str(cfg.status_timeout_s)),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=RESULT_LINE_LIMIT,
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(PROBE_START_TIMEOUT_S):
+            ready = await process.stdout.readline()
+        if ready.decode().strip() != READY:
+            raise RuntimeError(f"the status probe did not start: {ready!r}")
+        yield StatusProbe(h, process)
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()  # end of input: it stops
+        try:
+            async with asyncio.timeout(PROBE_STOP_TIMEOUT_S):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 async def finished_batch(h: Harness, rep: int) -> str:
