@@ -20,6 +20,7 @@ from devstack.components import (
     api_argv,
     async_wait_for_port,
     broker_argv,
+    compile_project,
     content_store_argv,
     create_topic,
     free_port,
@@ -112,6 +113,7 @@ class BenchStack:
     async def start(self) -> None:
         """Start every piece; the worker is ready only once an essay went through (the caller
         checks that, since it needs the event readers)."""
+        compile_project()
         temporal = temporal_dev_argv(
             self.ports["temporal"],
             ui_port=None,

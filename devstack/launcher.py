@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 
+from devstack.components import compile_project
 from devstack.console import alarm, describe_exit, log_tail, ok, rel, say
 from devstack.pieces import (
     HOST,
@@ -313,4 +314,5 @@ def main() -> int:
     except ConfigError as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 2
+    compile_project()
     return asyncio.run(Launcher(cfg).run())
