@@ -50,7 +50,10 @@ class StatusProbe:
         line = await result
         if not line:
             raise RuntimeError(f"the status probe exited ({self._process.returncode})")
-        return json.loads(line)
+        result = json.loads(line)
+        if "error" in result:
+            raise RuntimeError(f"the status probe failed: {result['error']}")
+        return result
 
 
 @contextlib.asynccontextmanager

@@ -3,7 +3,7 @@
 The load generator shares the machine's two cores with everything it measures, so its own CPU
 per request is taken from the services. Per 3 KB POST (B1's API arm, CPU of this process read
 from /proc): httpcore's pool 3.0 ms, httpx over aiohttp's transport 1.5 ms, aiohttp alone on
-uvloop 0.8-0.9 ms.
+uvloop 0.7-0.9 ms.
 """
 
 from __future__ import annotations

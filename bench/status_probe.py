@@ -3,7 +3,7 @@
 The load generator starts it and drives it over stdin, one command per line:
 
 - `poll <url>`: send at most `--count` GETs at `--rate`/s, then write one line of JSON with
-  what they gave (a GET slower than `--timeout` counts as a timeout);
+  what they gave (a GET slower than `--timeout` counts as a timeout), or with `error`;
 - `stop`: send no more GETs in the poll under way (its line follows); ignored between polls.
 
 Both of B4's windows (idle and loaded) are timed from this one process, so what they compare is
@@ -61,7 +61,10 @@ async def _serve(args: argparse.Namespace) -> None:
     current: asyncio.Task[None] | None = None
 
     async def answer(url: str, stop: asyncio.Event) -> None:
-        result = await poll(client, url, args.rate, args.count, args.timeout, stop)
+        try:
+            result = await poll(client, url, args.rate, args.count, args.timeout, stop)
+        except Exception as exc:  # the load generator waits for a line: it must get one
+            result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
 
