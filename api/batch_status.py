@@ -173,14 +173,27 @@ async def batch_status(batch_id: str, offset: int, limit: int) -> dict[str, Any]
     if first_chunk is not None and not first_chunk.done():  # the batch has no chunk yet
         first_chunk.cancel()
         await asyncio.gather(first_chunk, return_exceptions=True)
-    essays = {
+    return _body(status, _essays(offset, limit, total, items))
+
+
+def new_batch_page(
+    status: BatchStatus, chunks: list[ChunkStatus], offset: int, limit: int
+) -> dict[str, Any]:
+    """The status answer for a batch this API has just created, from what it knows without
+    reading: the parent's status as the create answered it, and every chunk as it starts."""
+    entries = [_entry(essay) for chunk in chunks for essay in chunk.essays]
+    total = sum(c.essay_count for c in status.chunks)
+    return _body(status, _essays(offset, limit, total, entries[offset : offset + limit]))
+
+
+def _essays(offset: int, limit: int, total: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
         "offset": offset,
         "limit": limit,
         "total": total,
         "next_offset": offset + limit if offset + limit < total else None,
         "items": items,
     }
-    return _body(status, essays)
 
 
 def with_parent_status(body: dict[str, Any], status: BatchStatus) -> dict[str, Any]:

@@ -125,7 +125,8 @@ class BatchWorkflow:
         self._record.pages[page.page_digest] = numbers
         self._changed = True
         self._record.client_essay_ids.extend(page.client_essay_ids)
-        return PageAssignment(chunk_numbers=numbers)
+        created = page.create_digest is not None
+        return PageAssignment(chunk_numbers=numbers, status=self.status() if created else None)
 
     @add_page.validator
     def _check_page(self, page: AddPageInput) -> None:

@@ -91,6 +91,9 @@ class PageAssignment(BaseModel):
 
     chunk_numbers: list[int]
     duplicate: bool = False  # True when this page had been added before
+    # The batch as a creating page left it, for the API's cached status answers: a client's
+    # first status read then needs no server. None for other pages and from older workers.
+    status: BatchStatus | None = None
 
 
 class ChunkSummary(BaseModel):

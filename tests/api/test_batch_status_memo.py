@@ -1,5 +1,6 @@
 """A new batch's status is read from memos, never from a worker: a chunk starts with its status
-in its memo, so the API needs no query while the workers are busy (bench B4)."""
+in its memo, so the API needs no query while the workers are busy (bench B4). And its first
+page of status is known to the API that created it, before any read."""
 
 from collections.abc import Callable
 
@@ -7,6 +8,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from api.paging import DEFAULT_LIMIT
+from api.temporal import STATUS_CACHE
 from settings import Settings
 from workflows.batch import BatchWorkflow
 from workflows.ids import batch_workflow_id, chunk_workflow_id
@@ -38,4 +41,43 @@ async def test_a_new_batch_s_status_needs_no_chunk_worker(
             ("e2", "received"),
         ]
     for workflow_id in (batch_workflow_id("memo-b1"), chunk_workflow_id("memo-b1", 1)):
+        await dev_env.client.get_workflow_handle(workflow_id).terminate("test over")
+
+
+async def test_a_new_batch_s_first_status_page_is_known_before_any_read(
+    dev_env: WorkflowEnvironment, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(temporal_rpc_timeout_s=2, status_max_age_s=60)
+    app = create_app(temporal_client=dev_env.client, settings=settings)
+    parent_only = Worker(
+        dev_env.client, task_queue=settings.temporal_task_queue, workflows=[BatchWorkflow]
+    )
+    async with parent_only, app.test_app() as test_app:
+        api = test_app.test_client()
+        # Two chunks (the byte cap splits them), so the first page spans both.
+        essays = [{"essay_id": f"e{n}", "text": "x" * 150_000} for n in range(4)]
+        created = await api.post("/v1/batch", json={"batch_id": "seed-b1", "essays": essays})
+        assert created.status_code == 202, await created.get_data()
+
+        async def no_read() -> None:
+            raise AssertionError("the first page was read from the server")
+
+        # The open API's client is None; the key of `GET /v1/batch/seed-b1/status`.
+        key = (None, "seed-b1", 0, DEFAULT_LIMIT)
+        seeded, _ = await app.extensions[STATUS_CACHE].get(key, no_read)
+        # What the workflows answer, read from the server: another page size is another key.
+        response = await api.get(f"/v1/batch/seed-b1/status?limit={DEFAULT_LIMIT - 1}")
+        read = await response.get_json()
+        assert response.status_code == 200, read
+
+    assert [e["essay_id"] for e in seeded["essays"]["items"]] == ["e0", "e1", "e2", "e3"]
+    assert seeded["essays"]["items"][: DEFAULT_LIMIT - 1] == read["essays"]["items"]
+    assert seeded["essays"]["total"] == read["essays"]["total"] == 4
+    volatile = ("essays", "backlog")  # the page size; the backlog's age moves with the clock
+    assert {k: v for k, v in seeded.items() if k not in volatile} == {
+        k: v for k, v in read.items() if k not in volatile
+    }
+    assert seeded["backlog"]["essays"] == read["backlog"]["essays"] == 4
+    chunks = [chunk_workflow_id("seed-b1", number) for number in (1, 2)]
+    for workflow_id in (batch_workflow_id("seed-b1"), *chunks):
         await dev_env.client.get_workflow_handle(workflow_id).terminate("test over")

@@ -181,6 +181,24 @@ async def test_added_essays_refresh_the_copy_while_it_is_still_served(
     assert (await cache.get(KEY, read))[0] == 3
 
 
+async def test_a_seeded_answer_is_served_as_a_fresh_read(cache: StatusCache, clock: Clock) -> None:
+    read = Reader()
+    cache.seed(KEY, "as created")
+    assert (await cache.get(KEY, read)) == ("as created", 0.0)
+    assert read.reads == 0
+    # Unpolled, it goes once no longer fresh: a page nobody polls is read anew when asked for.
+    cache.seed(OTHER_BATCH, "as created")
+    clock.now += 0.5
+    assert (await cache.get(OTHER_BATCH, read))[0] == 1
+
+
+async def test_with_zero_max_age_nothing_is_seeded(clock: Clock) -> None:
+    cache = StatusCache(max_age_s=0, clock=clock)
+    read = Reader()
+    cache.seed(KEY, "as created")
+    assert (await cache.get(KEY, read))[0] == 1
+
+
 async def test_errors_reach_the_caller_and_are_not_kept(cache: StatusCache, clock: Clock) -> None:
     read = Reader()
     read.error = RuntimeError("server unavailable")
