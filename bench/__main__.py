@@ -40,8 +40,8 @@ async def _guarded(
     the JSON); the others still run."""
     print(f"{name} ...", flush=True)
     # What the harness and earlier benchmarks made (clients, samples, the readers' clocks) is
-    # left out of later full collections, which would otherwise pause this loop while it times
-    # requests (a full pass over the API's 100k objects took 40-160 ms).
+    # left out of later full collections, which would otherwise walk it all and pause this
+    # loop while it times requests.
     gc.collect()
     gc.freeze()
     began = time.monotonic()

@@ -2,8 +2,11 @@
 in its memo, so the API needs no query while the workers are busy (bench B4). And its first
 page of status is known to the API that created it, before any read."""
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
+from quart import Quart
+from quart.testing import QuartClient
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -15,18 +18,32 @@ from workflows.batch import BatchWorkflow
 from workflows.ids import batch_workflow_id, chunk_workflow_id
 
 
-async def test_a_new_batch_s_status_needs_no_chunk_worker(
-    dev_env: WorkflowEnvironment, make_settings: Callable[..., Settings]
-) -> None:
-    settings = make_settings(temporal_rpc_timeout_s=2, status_max_age_s=0)
+@contextlib.asynccontextmanager
+async def parent_only_api(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> AsyncIterator[tuple[Quart, QuartClient]]:
+    """The app, and a worker that runs only the parent: a chunk's workflow tasks fail (an
+    unknown type), so it never writes a memo itself and could answer no query."""
     app = create_app(temporal_client=dev_env.client, settings=settings)
-    # Only the parent runs: the chunk's workflow tasks fail (an unknown type), so it never
-    # writes a memo itself and could answer no query.
     parent_only = Worker(
         dev_env.client, task_queue=settings.temporal_task_queue, workflows=[BatchWorkflow]
     )
     async with parent_only, app.test_app() as test_app:
-        api = test_app.test_client()
+        yield app, test_app.test_client()
+
+
+async def terminate(dev_env: WorkflowEnvironment, batch_id: str, chunks: int) -> None:
+    numbers = range(1, chunks + 1)
+    ids = [batch_workflow_id(batch_id), *(chunk_workflow_id(batch_id, n) for n in numbers)]
+    for workflow_id in ids:
+        await dev_env.client.get_workflow_handle(workflow_id).terminate("test over")
+
+
+async def test_a_new_batch_s_status_needs_no_chunk_worker(
+    dev_env: WorkflowEnvironment, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(temporal_rpc_timeout_s=2, status_max_age_s=0)
+    async with parent_only_api(dev_env, settings) as (_, api):
         essays = [{"essay_id": f"e{n}", "text": f"essay {n}"} for n in range(3)]
         created = await api.post("/v1/batch", json={"batch_id": "memo-b1", "essays": essays})
         assert created.status_code == 202, await created.get_data()
@@ -40,20 +57,14 @@ async def test_a_new_batch_s_status_needs_no_chunk_worker(
             ("e1", "received"),
             ("e2", "received"),
         ]
-    for workflow_id in (batch_workflow_id("memo-b1"), chunk_workflow_id("memo-b1", 1)):
-        await dev_env.client.get_workflow_handle(workflow_id).terminate("test over")
+    await terminate(dev_env, "memo-b1", chunks=1)
 
 
 async def test_a_new_batch_s_first_status_page_is_known_before_any_read(
     dev_env: WorkflowEnvironment, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(temporal_rpc_timeout_s=2, status_max_age_s=60)
-    app = create_app(temporal_client=dev_env.client, settings=settings)
-    parent_only = Worker(
-        dev_env.client, task_queue=settings.temporal_task_queue, workflows=[BatchWorkflow]
-    )
-    async with parent_only, app.test_app() as test_app:
-        api = test_app.test_client()
+    async with parent_only_api(dev_env, settings) as (app, api):
         # Two chunks (the byte cap splits them), so the first page spans both.
         essays = [{"essay_id": f"e{n}", "text": "x" * 150_000} for n in range(4)]
         created = await api.post("/v1/batch", json={"batch_id": "seed-b1", "essays": essays})
@@ -78,6 +89,4 @@ async def test_a_new_batch_s_first_status_page_is_known_before_any_read(
         k: v for k, v in read.items() if k not in volatile
     }
     assert seeded["backlog"]["essays"] == read["backlog"]["essays"] == 4
-    chunks = [chunk_workflow_id("seed-b1", number) for number in (1, 2)]
-    for workflow_id in (batch_workflow_id("seed-b1"), *chunks):
-        await dev_env.client.get_workflow_handle(workflow_id).terminate("test over")
+    await terminate(dev_env, "seed-b1", chunks=2)
