@@ -71,7 +71,7 @@ Call = Callable[[int], Awaitable[Outcome]]
 async def _timed(index: int, start: float, call: Call) -> Sample:
     try:
         outcome = await call(index)
-    except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
+    except TimeoutError as exc:  # asyncio.timeout raises TimeoutError
         return Sample(index, start, time.monotonic(), False, None, None, type(exc).__name__, True)
     except Exception as exc:  # any failure is a sample to count, not a reason to stop the load
         error = f"{type(exc).__name__}: {exc}"[:200]
