@@ -99,6 +99,7 @@ CORPUS = [
     Bad("utf-16 body", "POST", TRIGGER, 400, '{"text": "a"}'.encode("utf-16")),
     Bad("byte order mark", "POST", TRIGGER, 400, b'\xef\xbb\xbf{"text": "a"}'),
     Bad("lone surrogate", "POST", TRIGGER, 400, b'{"text": "a\\ud800"}'),
+    Bad("lone surrogate, upper case", "POST", TRIGGER, 400, b'{"text": "a\\uDC00"}'),
     Bad("NaN", "POST", TRIGGER, 400, b'{"text": NaN}'),
     Bad("infinite number", "POST", TRIGGER, 400, b'{"text": "a", "n": 1e400}'),
     Bad("duplicate member", "POST", TRIGGER, 400, b'{"text": "a", "text": "b"}'),
