@@ -104,8 +104,10 @@ class LoadClient:
                 connection.close()
         self._idle.clear()
 
-    async def get(self, url: str, *, timeout_s: float | None = None) -> Reply:
-        return await self._request("GET", url, None, {}, timeout_s)
+    async def get(
+        self, url: str, *, headers: dict[str, str] | None = None, timeout_s: float | None = None
+    ) -> Reply:
+        return await self._request("GET", url, None, headers or {}, timeout_s)
 
     async def post(
         self,

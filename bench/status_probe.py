@@ -19,6 +19,7 @@ import asyncio
 import gc
 import json
 import sys
+import time
 
 import uvloop
 
@@ -27,6 +28,7 @@ from bench.http_client import LoadClient
 from bench.load import Outcome, open_loop
 
 READY = "ready"
+CORRELATION_PREFIX = "probe-"
 CONNECTIONS = 8  # a slow GET must not delay the next one on the timetable
 
 
@@ -34,10 +36,14 @@ async def poll(
     client: LoadClient, url: str, rate: float, count: int, timeout_s: float, stop: asyncio.Event
 ) -> dict:
     async def call(i: int) -> Outcome:
-        response = await client.get(url, timeout_s=timeout_s)
+        # The API's access log records this id with the GET's time inside the API, which
+        # `explain_b4.py` sets beside the probe's own timing.
+        headers = {"X-Correlation-ID": f"{CORRELATION_PREFIX}{i}"}
+        response = await client.get(url, headers=headers, timeout_s=timeout_s)
         return Outcome(response.status == 200, response.status)
 
     budget = count / rate + timeout_s + 30
+    unix_offset = time.time() - time.monotonic()  # samples are timed on the monotonic clock
     run = await open_loop(rate, count, call, timeout_s=budget, stop=stop)
     latencies = [s.latency_s * 1000 for s in run.ok]
     return {
@@ -49,6 +55,10 @@ async def poll(
         "p50_ms": stats.p50(latencies),
         "p99_ms": stats.p99(latencies),
         "latencies_ms": [round(v, 3) for v in latencies],
+        # Each answered GET as [n, when it was due (Unix time, s), latency (ms)].
+        "gets": [
+            [s.index, round(s.start + unix_offset, 4), round(s.latency_s * 1000, 3)] for s in run.ok
+        ],
     }
 
 
