@@ -50,7 +50,7 @@ def explain(results: dict, over_ms: float) -> list[str]:
         path = f"/v1/batch/{ours['batch_id']}/status"
         tally = {"before": 0, "inside": 0, "after": 0}
         out.append(f"repetition {number}: {path}, loaded GETs over {over_ms:g} ms")
-        for index, due, latency_ms in ours["status_loaded"].get("gets", []):
+        for index, due, latency_ms in ours["status_loaded"]["gets"]:
             line = access.get((path, f"{CORRELATION_PREFIX}{index}"))
             if latency_ms <= over_ms or line is None:
                 continue
@@ -76,8 +76,11 @@ def main() -> None:
     args = parser.parse_args()
     results = json.loads(args.results.read_text())
     reps = results.get("results", {}).get("B3", {}).get("reps", [])
-    if not any("status_loaded" in rep.get("ours", {}) for rep in reps):
+    windows = [rep["ours"]["status_loaded"] for rep in reps if "status_loaded" in rep["ours"]]
+    if not windows:
         raise SystemExit(f"{args.results}: no B4 in these results")
+    if not all("gets" in window for window in windows):
+        raise SystemExit(f"{args.results}: made before the probe recorded each GET")
     print("\n".join(explain(results, args.over)))
 
 
