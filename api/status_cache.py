@@ -52,10 +52,10 @@ Key = tuple[Hashable, str, int, int]  # (client, batch_id, offset, limit)
 class _Copy:
     value: Any
     read_at: float  # monotonic clock, when the read that produced it began
-    outdated: bool = False  # essays were added since: refresh it now, serve it meanwhile
     # Served for this long at most. A seed only answers the polls of the next moment: a copy
     # of a page nobody polls would otherwise outlive what the workers do meanwhile.
-    max_age_s: float = 0.0
+    max_age_s: float
+    outdated: bool = False  # essays were added since: refresh it now, serve it meanwhile
 
 
 class StatusCache:
@@ -97,7 +97,7 @@ class StatusCache:
         """An answer known without reading (a batch this API has just created), kept as if it
         had been read now, but only while a copy is fresh."""
         if self._max_age_s > 0:
-            self._store(key, _Copy(value, self._clock(), max_age_s=self._fresh_s))
+            self._store(key, _Copy(value, self._clock(), self._fresh_s))
 
     def forget(self, batch_id: str) -> None:
         """Drop the batch's copies: it was triggered or cancelled through this API."""
@@ -149,7 +149,7 @@ class StatusCache:
         try:
             value = await read()
             # Essays added while it read: kept, but refreshed at once.
-            copy = _Copy(value, began, additions != self._additions, self._max_age_s)
+            copy = _Copy(value, began, self._max_age_s, outdated=additions != self._additions)
         finally:
             if self._reads.get(key) is asyncio.current_task():
                 del self._reads[key]
