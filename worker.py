@@ -35,6 +35,7 @@ from activities.content import ContentActivities
 from activities.events import EventActivities
 from activities.kafka import IdempotenceRejected, KafkaPublisher
 from logging_setup import configure_logging
+from process_priority import lower_cpu_priority
 from settings import Settings, SettingsError, get_settings
 from telemetry.backlog import watch_backlog
 from temporal_client import MetricsPortUnavailable, build_runtime, connect
@@ -183,7 +184,7 @@ def main() -> None:
     if settings.worker_nice:
         # Batch work is background work: where the worker shares a machine with the API and
         # the Temporal server, they answer people first (bench B4: status under a batch).
-        os.nice(settings.worker_nice)
+        lower_cpu_priority(settings.worker_nice)
     try:
         # libuv's loop: less CPU per HTTP request and Kafka send than asyncio's own.
         uvloop.run(run(settings))

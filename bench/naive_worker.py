@@ -12,6 +12,7 @@ from activities.content import ContentActivities
 from activities.events import EventActivities
 from activities.kafka import KafkaPublisher
 from bench.naive_workflow import NaiveEssayWorkflow
+from process_priority import lower_cpu_priority
 from settings import get_settings
 from temporal_client import connect
 from worker import build_http_client
@@ -19,6 +20,8 @@ from worker import build_http_client
 
 async def main() -> None:
     settings = get_settings()
+    if settings.worker_nice:  # as worker.py does, so both arms' workers rank alike
+        lower_cpu_priority(settings.worker_nice)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

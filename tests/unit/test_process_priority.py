@@ -1,0 +1,55 @@
+"""A niced worker also ranks its session below others where the kernel groups by session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from process_priority import autogroup_niceness
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Lowers its own priority, then reports what the kernel says of it.
+CHILD = """
+import json, os
+from process_priority import autogroup_niceness, lower_cpu_priority
+grouped = lower_cpu_priority(7)
+group = autogroup_niceness(os.getpid())
+print(json.dumps({"grouped": grouped, "nice": os.nice(0), "group": group}))
+"""
+
+needs_autogroup = pytest.mark.skipif(
+    autogroup_niceness(os.getpid()) is None, reason="this kernel does not group tasks by session"
+)
+
+
+def _run_child(new_session: bool) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+        start_new_session=new_session,
+    )
+    return json.loads(done.stdout)
+
+
+@needs_autogroup
+def test_a_session_leader_lowers_its_group_too() -> None:
+    child = _run_child(new_session=True)
+    assert child == {"grouped": True, "nice": os.nice(0) + 7, "group": 7}
+
+
+@needs_autogroup
+def test_a_process_in_another_session_leaves_the_group_alone() -> None:
+    before = autogroup_niceness(os.getpid())
+    child = _run_child(new_session=False)
+    assert child["grouped"] is False
+    assert child["nice"] == os.nice(0) + 7
+    assert child["group"] == before == autogroup_niceness(os.getpid())
