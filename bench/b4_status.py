@@ -65,6 +65,10 @@ async def status_probe(h: Harness) -> AsyncIterator[StatusProbe]:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         limit=RESULT_LINE_LIMIT,
+        # A session of its own is a scheduling group of its own where the kernel groups by
+        # session (autogroup): the probe then waits for a CPU like any other client of the API,
+        # not behind the load generator it would otherwise share a group with.
+        start_new_session=True,
     )
     try:
         assert process.stdout is not None
