@@ -6,8 +6,10 @@ Each of the probe's GETs carries `X-Correlation-ID: probe-<n>`, which the API's 
 records with `duration_ms` (from the parsed request to the sent answer) and the time the line
 was written. Set beside when the GET was due and how long the probe waited for it:
 
-- before: from when it was due until the API began on it (the probe sent it late, or the API's
-  event loop was busy or its process waited for a CPU);
+- late: from when it was due until the probe sent it (the probe waited for a CPU); results
+  made before the probe recorded it count this in "before";
+- before: from then until the API began on it (the API's event loop was busy, or its process
+  waited for a CPU);
 - inside: the API's own time on it;
 - after: from the API's answer until the probe had read it (the probe waited for a CPU).
 
@@ -48,15 +50,17 @@ def explain(results: dict, over_ms: float) -> list[str]:
         if "status_loaded" not in ours:
             continue
         path = f"/v1/batch/{ours['batch_id']}/status"
-        tally = {"before": 0, "inside": 0, "after": 0}
+        tally = {"late": 0, "before": 0, "inside": 0, "after": 0}
         out.append(f"repetition {number}: {path}, loaded GETs over {over_ms:g} ms")
-        for index, due, latency_ms in ours["status_loaded"]["gets"]:
+        for index, due, latency_ms, *sent_late in ours["status_loaded"]["gets"]:
             line = access.get((path, f"{CORRELATION_PREFIX}{index}"))
             if latency_ms <= over_ms or line is None:
                 continue
+            late_ms = sent_late[0] if sent_late else 0.0
             answered_ms = (datetime.fromisoformat(line["time"]).timestamp() - due) * 1000
             parts = {
-                "before": answered_ms - line["duration_ms"],
+                "late": late_ms,
+                "before": answered_ms - line["duration_ms"] - late_ms,
                 "inside": line["duration_ms"],
                 "after": latency_ms - answered_ms,
             }

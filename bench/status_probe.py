@@ -39,8 +39,9 @@ async def poll(
         # The API's access log records this id with the GET's time inside the API, which
         # `explain_b4.py` sets beside the probe's own timing.
         headers = {"X-Correlation-ID": f"{CORRELATION_PREFIX}{i}"}
+        sent = time.monotonic()  # later than due when this process waited for a CPU
         response = await client.get(url, headers=headers, timeout_s=timeout_s)
-        return Outcome(response.status == 200, response.status)
+        return Outcome(response.status == 200, response.status, sent)
 
     budget = count / rate + timeout_s + 30
     unix_offset = time.time() - time.monotonic()  # samples are timed on the monotonic clock
@@ -56,8 +57,15 @@ async def poll(
         "p99_ms": stats.p99(latencies),
         "latencies_ms": [round(v, 3) for v in latencies],
         # Each answered GET as [n, when it was due (Unix time, s), latency (ms)].
+        # Per GET: its number, when it was due (Unix s), its latency and how late it was sent (ms).
         "gets": [
-            [s.index, round(s.start + unix_offset, 4), round(s.latency_s * 1000, 3)] for s in run.ok
+            [
+                s.index,
+                round(s.start + unix_offset, 4),
+                round(s.latency_s * 1000, 3),
+                round((s.value - s.start) * 1000, 3),
+            ]
+            for s in run.ok
         ],
     }
 
