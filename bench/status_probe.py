@@ -56,8 +56,8 @@ async def poll(
         "p50_ms": stats.p50(latencies),
         "p99_ms": stats.p99(latencies),
         "latencies_ms": [round(v, 3) for v in latencies],
-        # Each answered GET as [n, when it was due (Unix time, s), latency (ms)].
-        # Per GET: its number, when it was due (Unix s), its latency and how late it was sent (ms).
+        # Each answered GET as [n, when it was due (Unix time, s), latency (ms), how late it was
+        # sent (ms)].
         "gets": [
             [
                 s.index,
