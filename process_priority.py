@@ -27,12 +27,3 @@ def lower_cpu_priority(niceness: int) -> bool:
     except OSError:  # no autogroup support in this kernel, or a read-only /proc (containers)
         return False
     return True
-
-
-def autogroup_niceness(pid: int) -> int | None:
-    """The niceness of `pid`'s session group (`/autogroup-12 nice 10`), None where there is none."""
-    try:
-        fields = Path(f"/proc/{pid}/autogroup").read_text().split()
-    except OSError:
-        return None
-    return int(fields[-1]) if len(fields) == 3 and fields[1] == "nice" else None

@@ -10,17 +10,29 @@ from pathlib import Path
 
 import pytest
 
-from process_priority import autogroup_niceness
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Lowers its own priority, then reports what the kernel says of it.
 CHILD = """
 import json, os
-from process_priority import autogroup_niceness, lower_cpu_priority
+from process_priority import lower_cpu_priority
 grouped = lower_cpu_priority(7)
-group = autogroup_niceness(os.getpid())
+group = open("/proc/self/autogroup").read()
 print(json.dumps({"grouped": grouped, "nice": os.nice(0), "group": group}))
 """
+
+
+def _niceness(autogroup_line: str) -> int:
+    """The group's niceness from its line in /proc (`/autogroup-12 nice 10`)."""
+    return int(autogroup_line.split()[-1])
+
+
+def autogroup_niceness(pid: int) -> int | None:
+    """`pid`'s session group's niceness, None where the kernel has no such groups."""
+    try:
+        return _niceness(Path(f"/proc/{pid}/autogroup").read_text())
+    except OSError:
+        return None
+
 
 needs_autogroup = pytest.mark.skipif(
     autogroup_niceness(os.getpid()) is None, reason="this kernel does not group tasks by session"
@@ -37,7 +49,8 @@ def _run_child(new_session: bool) -> dict:
         timeout=30,
         start_new_session=new_session,
     )
-    return json.loads(done.stdout)
+    report = json.loads(done.stdout)
+    return {**report, "group": _niceness(report["group"])}
 
 
 @needs_autogroup
