@@ -19,7 +19,7 @@ AUTOGROUP = Path("/proc/self/autogroup")
 def lower_cpu_priority(niceness: int) -> bool:
     """Add `niceness` to this process's; True if its session's group took it as well."""
     os.nice(niceness)
-    if os.getsid(0) != os.getpid():
+    if os.getsid(0) != os.getpid() or not _in_a_session_group():
         return False
     try:
         # The group's niceness, in the same range as a process's; raising it needs no privilege.
@@ -27,3 +27,15 @@ def lower_cpu_priority(niceness: int) -> bool:
     except OSError:  # no autogroup support in this kernel, or a read-only /proc (containers)
         return False
     return True
+
+
+def _in_a_session_group() -> bool:
+    """Whether the kernel has put this process in a session group.
+
+    The file can exist and be empty: with grouping switched off (or in some sandboxes) every task
+    sits in the root group, and a write would be accepted yet change nothing.
+    """
+    try:
+        return AUTOGROUP.read_text().startswith("/autogroup-")
+    except OSError:
+        return False

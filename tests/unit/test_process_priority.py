@@ -10,20 +10,30 @@ from pathlib import Path
 
 import pytest
 
+import process_priority
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Lowers its own priority, then reports what the kernel says of it.
 CHILD = """
 import json, os
 from process_priority import lower_cpu_priority
 grouped = lower_cpu_priority(7)
-group = open("/proc/self/autogroup").read()
+try:
+    group = open("/proc/self/autogroup").read()
+except OSError:
+    group = ""
 print(json.dumps({"grouped": grouped, "nice": os.nice(0), "group": group}))
 """
 
 
-def _niceness(autogroup_line: str) -> int:
-    """The group's niceness from its line in /proc (`/autogroup-12 nice 10`)."""
-    return int(autogroup_line.split()[-1])
+def _niceness(autogroup_line: str) -> int | None:
+    """The group's niceness from its line in /proc (`/autogroup-12 nice 10`).
+
+    None for an empty line: the file exists but the task is in no session group (grouping is
+    switched off, as on some CI machines).
+    """
+    fields = autogroup_line.split()
+    return int(fields[-1]) if fields else None
 
 
 def autogroup_niceness(pid: int) -> int | None:
@@ -66,3 +76,24 @@ def test_a_process_in_another_session_leaves_the_group_alone() -> None:
     assert child["grouped"] is False
     assert child["nice"] == os.nice(0) + 7
     assert child["group"] == before == autogroup_niceness(os.getpid())
+
+
+def test_the_process_itself_is_lowered_wherever_it_runs() -> None:
+    child = _run_child(new_session=True)
+    assert child["nice"] == os.nice(0) + 7
+    assert child["grouped"] is (autogroup_niceness(os.getpid()) is not None)
+
+
+@pytest.mark.parametrize(
+    ("content", "grouped"),
+    [("/autogroup-12 nice 0\n", True), ("", False), (None, False)],
+    ids=["grouped", "grouping-off", "no-such-file"],
+)
+def test_only_a_real_session_group_counts(
+    content: str | None, grouped: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    autogroup = tmp_path / "autogroup"
+    if content is not None:
+        autogroup.write_text(content)
+    monkeypatch.setattr(process_priority, "AUTOGROUP", autogroup)
+    assert process_priority._in_a_session_group() is grouped
