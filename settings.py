@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "essay-orchestrator"
+    # Batches (parents and chunks) run on a queue of their own, so that a flood of single
+    # essays never stands ahead of a batch's create, page, trigger or cancel: the API waits for
+    # those updates. Empty: TEMPORAL_TASK_QUEUE with "-batches" appended.
+    temporal_batch_task_queue: str = ""
     # How long the API waits for Temporal before answering 503.
     temporal_rpc_timeout_s: float = Field(default=5.0, gt=0)
 
@@ -108,6 +112,13 @@ class Settings(BaseSettings):
             raise ValueError("must differ from PORT: metrics are never served on the API's port")
         return port
 
+    @field_validator("temporal_batch_task_queue")
+    @classmethod
+    def _batches_apart_from_single_essays(cls, queue: str, info: ValidationInfo) -> str:
+        if queue and queue == info.data.get("temporal_task_queue"):
+            raise ValueError("must differ from TEMPORAL_TASK_QUEUE: batches have their own queue")
+        return queue
+
     @field_validator("api_keys")
     @classmethod
     def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
@@ -129,6 +140,11 @@ class Settings(BaseSettings):
                 value = str(value).lower()
             env[name.upper()] = str(value)
         return env
+
+    @property
+    def batch_task_queue(self) -> str:
+        """The queue batch parents and chunks run on."""
+        return self.temporal_batch_task_queue or f"{self.temporal_task_queue}-batches"
 
     def key_ring(self) -> KeyRing | None:
         """The configured API keys, or None when the API runs open."""

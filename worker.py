@@ -65,9 +65,30 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-def build_worker(
+class Workers:
+    """The process's workers, one per task queue, started together and drained together."""
+
+    def __init__(self, *workers: Worker) -> None:
+        self.workers = workers
+
+    async def __aenter__(self) -> Workers:
+        async with contextlib.AsyncExitStack() as started:
+            for worker in self.workers:
+                await started.enter_async_context(worker)
+            started.pop_all()  # all polling: from here on __aexit__ stops them
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # At once, not one after the other: each has the whole grace period, not its share.
+        await asyncio.gather(*(worker.__aexit__(*exc_info) for worker in self.workers))
+
+
+def build_workers(
     client: Client, settings: Settings, http: httpx.AsyncClient, publisher: KafkaPublisher
-) -> Worker:
+) -> Workers:
+    """A worker for single essays and one for batches, sharing the clients and the limits on
+    what they send. Batches have a queue of their own so that their updates, which the API
+    waits for, never queue behind thousands of single essays' workflow tasks."""
     # Activities get the grace period too: the SDK cancels running activities when it ends, but
     # not local ones, which stop themselves then (activities/shutdown.py).
     grace = timedelta(seconds=settings.worker_graceful_shutdown_s)
@@ -75,21 +96,30 @@ def build_worker(
         http, settings.content_service_url, settings.content_service_concurrency, grace
     )
     events = EventActivities(publisher, settings.kafka_topic, grace)
-    return Worker(
-        client,
-        task_queue=settings.temporal_task_queue,
-        workflows=list(WORKFLOWS),
-        activities=[
-            content.store_essay,
-            content.store_chunk,
-            events.publish_event,
-            events.publish_chunk,
-        ],
-        graceful_shutdown_timeout=grace,
-        max_concurrent_activities=settings.worker_max_concurrent_activities,
-        # Workflow tasks run one at a time under the GIL anyway; each one in flight holds its
-        # history (a chunk's start carries up to 384 KiB of texts) in memory.
-        max_concurrent_workflow_tasks=WORKFLOW_TASKS_IN_FLIGHT,
+    batch_activities = [content.store_chunk, events.publish_chunk]
+
+    def worker(task_queue: str, workflows: Sequence[type], activities: list) -> Worker:
+        return Worker(
+            client,
+            task_queue=task_queue,
+            workflows=list(workflows),
+            activities=activities,
+            graceful_shutdown_timeout=grace,
+            max_concurrent_activities=settings.worker_max_concurrent_activities,
+            # Workflow tasks run one at a time under the GIL anyway; each one in flight holds
+            # its history (a chunk's start carries up to 384 KiB of texts) in memory.
+            max_concurrent_workflow_tasks=WORKFLOW_TASKS_IN_FLIGHT,
+        )
+
+    return Workers(
+        # Everything, for the batches begun before they had a queue of their own: a workflow
+        # keeps the queue it started on.
+        worker(
+            settings.temporal_task_queue,
+            WORKFLOWS,
+            [content.store_essay, events.publish_event, *batch_activities],
+        ),
+        worker(settings.batch_task_queue, (BatchWorkflow, ChunkWorkflow), batch_activities),
     )
 
 
@@ -130,21 +160,23 @@ async def run(settings: Settings) -> None:
                 watch_backlog(
                     client,
                     settings.temporal_task_queue,
+                    settings.batch_task_queue,
                     runtime.metric_meter,
                     settings.backlog_interval_s,
                 )
                 if metrics_address
                 else contextlib.nullcontext()  # nobody would see the gauges
             )
-            async with build_worker(client, settings, http, publisher), backlog:
+            async with build_workers(client, settings, http, publisher), backlog:
                 # What exists now (modules, clients, the worker: about 80k objects) lives as
                 # long as the process; frozen, later full collections no longer walk it (35 ms
                 # or more each, in the middle of workflow tasks).
                 gc.collect()
                 gc.freeze()
                 log.info(
-                    "worker polling task queue %s on %s",
+                    "worker polling task queues %s and %s on %s",
                     settings.temporal_task_queue,
+                    settings.batch_task_queue,
                     settings.temporal_address,
                 )
                 await stop.wait()

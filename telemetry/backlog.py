@@ -62,16 +62,20 @@ class Backlog:
         return max((now - self.oldest_owed_at).total_seconds(), 0.0)
 
 
-def _running(workflow_type: str, task_queue: str) -> str:
+def _running(workflow_type: str, *task_queues: str) -> str:
+    queues = ", ".join(f"'{queue}'" for queue in dict.fromkeys(task_queues))
     return (
         f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"
-        f" AND TaskQueue = '{task_queue}'"
+        f" AND TaskQueue IN ({queues})"
     )
 
 
-async def measure_backlog(client: Client, task_queue: str, now: datetime) -> Backlog:
+async def measure_backlog(
+    client: Client, task_queue: str, batch_task_queue: str, now: datetime
+) -> Backlog:
     essays, essays_since = await _single_essays(client, task_queue, now)
-    batched, batched_since = await _batch_essays(client, task_queue)
+    # Batches begun before they had a queue of their own still run on the single essays' one.
+    batched, batched_since = await _batch_essays(client, task_queue, batch_task_queue)
     owed_since = [t for t in (essays_since, batched_since) if t is not None]
     return Backlog(essays=essays + batched, oldest_owed_at=min(owed_since, default=None))
 
@@ -110,11 +114,13 @@ async def _oldest_start(client: Client, query: str, now: datetime) -> datetime:
     return now - timedelta(seconds=younger)
 
 
-async def _batch_essays(client: Client, task_queue: str) -> tuple[int, datetime | None]:
+async def _batch_essays(
+    client: Client, task_queue: str, batch_task_queue: str
+) -> tuple[int, datetime | None]:
     essays = 0
     owed_since: list[datetime] = []
     listed = 0
-    query = _running("BatchWorkflow", task_queue)
+    query = _running("BatchWorkflow", batch_task_queue, task_queue)
     async for execution in client.list_workflows(query, page_size=BATCH_PAGE, limit=MAX_BATCHES):
         listed += 1
         status = await execution.memo_value(STATUS_MEMO, None, type_hint=BatchStatus)
@@ -152,14 +158,14 @@ class BacklogGauges:
 
 
 async def monitor_backlog(
-    client: Client, task_queue: str, gauges: BacklogGauges, interval_s: float
+    client: Client, task_queue: str, batch_task_queue: str, gauges: BacklogGauges, interval_s: float
 ) -> None:
     """Measure every `interval_s` until cancelled. While Temporal is unreachable the gauges
     keep their last values, and the log says why they are not moving."""
     while True:
         now = datetime.now(UTC)
         try:
-            gauges.show(await measure_backlog(client, task_queue, now), now)
+            gauges.show(await measure_backlog(client, task_queue, batch_task_queue, now), now)
         except (RPCError, RuntimeError) as exc:  # Temporal unreachable or too slow
             log.warning("backlog: could not measure it: %s", exc, extra={"task_queue": task_queue})
         except Exception:  # a bug here must stop neither the measuring nor the worker
@@ -169,11 +175,13 @@ async def monitor_backlog(
 
 @contextlib.asynccontextmanager
 async def watch_backlog(
-    client: Client, task_queue: str, meter: MetricMeter, interval_s: float
+    client: Client, task_queue: str, batch_task_queue: str, meter: MetricMeter, interval_s: float
 ) -> AsyncIterator[None]:
     """Keep the backlog gauges up to date in the background while the block runs."""
     gauges = BacklogGauges(meter, task_queue)
-    task = asyncio.create_task(monitor_backlog(client, task_queue, gauges, interval_s))
+    task = asyncio.create_task(
+        monitor_backlog(client, task_queue, batch_task_queue, gauges, interval_s)
+    )
     try:
         yield
     finally:

@@ -23,7 +23,7 @@ from activities.kafka import KafkaPublisher
 from devstack.components import ManagedProcess, api_argv, create_topic, free_port
 from settings import Settings
 from tests.conftest import HOST, Server, content_url
-from worker import build_http_client, build_worker
+from worker import build_http_client, build_workers
 
 
 @dataclass
@@ -91,7 +91,7 @@ async def running_stack(
     try:
         async with (
             build_http_client(settings) as http,
-            build_worker(dev_env.client, settings, http, publisher),
+            build_workers(dev_env.client, settings, http, publisher),
             httpx.AsyncClient(base_url=f"http://{api.address}", timeout=10) as api_client,
         ):
             yield Stack(settings, dev_env.client, api_client, broker, content_store, log)

@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.kafka import KafkaPublisher
 from api.app import create_app
 from settings import Settings
-from worker import build_http_client, build_worker
+from worker import build_http_client, build_workers
 
 # Two named clients (alice lists two keys, as during a rotation) and one bare key.
 ALICE_OLD = "alice-old-0123456789abcdef"
@@ -32,7 +32,7 @@ async def worker(dev_env: WorkflowEnvironment, make_settings: Callable[..., Sett
     try:
         async with (
             build_http_client(settings) as http,
-            build_worker(dev_env.client, settings, http, publisher),
+            build_workers(dev_env.client, settings, http, publisher),
         ):
             yield
     finally:

@@ -26,7 +26,7 @@ async def parent_only_api(
     unknown type), so it never writes a memo itself and could answer no query."""
     app = create_app(temporal_client=dev_env.client, settings=settings)
     parent_only = Worker(
-        dev_env.client, task_queue=settings.temporal_task_queue, workflows=[BatchWorkflow]
+        dev_env.client, task_queue=settings.batch_task_queue, workflows=[BatchWorkflow]
     )
     async with parent_only, app.test_app() as test_app:
         yield app, test_app.test_client()

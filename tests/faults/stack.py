@@ -113,18 +113,21 @@ class FaultStack:
         async def polling() -> bool:
             assert self.worker.alive, f"the worker exited with {self.worker.returncode}"
             try:
-                return any(p.startswith(identity) for p in await self.pollers())
+                queues = (self.settings.temporal_task_queue, self.settings.batch_task_queue)
+                return all(
+                    [any(p.startswith(identity) for p in await self.pollers(q)) for q in queues]
+                )
             except (RPCError, RuntimeError):  # Temporal itself is still starting
                 return False
 
         await wait_until(polling, timeout_s=READY_TIMEOUT_S, what="the worker to poll")
 
-    async def pollers(self) -> list[str]:
-        """Identities (pid@host) of the workers polling for workflow tasks."""
+    async def pollers(self, task_queue: str) -> list[str]:
+        """Identities (pid@host) of the workers polling `task_queue` for workflow tasks."""
         response = await self.client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=self.settings.temporal_namespace,
-                task_queue=TaskQueue(name=self.settings.temporal_task_queue),
+                task_queue=TaskQueue(name=task_queue),
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
         )

@@ -39,6 +39,7 @@ class ObservedStack:
     broker: Server
     content_store: Server
     task_queue: str
+    batch_task_queue: str
     topic: str
     api_log: Path
     worker_log: Path
@@ -67,6 +68,7 @@ async def observed(
         "LOG_FORMAT": "json",
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "TEMPORAL_TASK_QUEUE": task_queue,
+        "TEMPORAL_BATCH_TASK_QUEUE": f"{task_queue}-bulk",
         "KAFKA_BOOTSTRAP_SERVERS": broker.address,
         "KAFKA_TOPIC": topic,
         "KAFKA_ENABLE_IDEMPOTENCE": "false",
@@ -97,6 +99,7 @@ async def observed(
                 broker=broker,
                 content_store=content_store,
                 task_queue=task_queue,
+                batch_task_queue=env["TEMPORAL_BATCH_TASK_QUEUE"],
                 topic=topic,
                 api_log=logs / "api.log",
                 worker_log=logs / "worker.log",

@@ -140,7 +140,9 @@ async def test_the_backlog_rises_while_the_broker_is_down_and_falls_to_zero(
         )
         assert during.value(BACKLOG_OLDEST_AGE) > 0
         # Any worker, or this test, reading the visibility store measures the same backlog.
-        measured = await measure_backlog(observed.client, observed.task_queue, datetime.now(UTC))
+        measured = await measure_backlog(
+            observed.client, observed.task_queue, observed.batch_task_queue, datetime.now(UTC)
+        )
         assert measured.essays == 5
     finally:
         await observed.broker.start()

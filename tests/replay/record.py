@@ -33,7 +33,7 @@ from devstack.components import (
     free_port,
 )
 from settings import Settings
-from worker import build_http_client, build_worker
+from worker import build_http_client, build_workers
 from workflows.essay import EssayWorkflow
 from workflows.ids import SEARCH_ATTRIBUTES
 from workflows.models import EssayInput
@@ -148,7 +148,7 @@ async def main(generation: str | None) -> None:
                 publisher = KafkaPublisher(settings)
                 async with (
                     build_http_client(settings) as http,
-                    build_worker(env.client, settings, http, publisher),
+                    build_workers(env.client, settings, http, publisher),
                 ):
                     await record_essays(env.client, settings, target)
                     await record_batches(env.client, settings, target)

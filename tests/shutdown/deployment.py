@@ -90,7 +90,12 @@ class Deployment:
         async def polling() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"{process.name} exited: {self.log(process)}")
-            return await polls(self.client, self.settings.temporal_task_queue, process)
+            return all(
+                [
+                    await polls(self.client, queue, process)
+                    for queue in (self.settings.temporal_task_queue, self.settings.batch_task_queue)
+                ]
+            )
 
         await wait_until(polling, timeout_s=START_TIMEOUT_S, what=f"{process.name} to poll")
 

@@ -16,7 +16,7 @@ from activities.kafka import KafkaPublisher
 from tests.helpers import TopicReader, wait_until
 from tests.shutdown.deployment import Deployment, exit_code, refuses_connections, sigterm
 from tests.shutdown.held_request import HeldRequest
-from worker import build_http_client, build_worker
+from worker import build_http_client, build_workers
 from workflows.batch import BatchWorkflow
 from workflows.events import event_id_for
 
@@ -34,7 +34,7 @@ async def test_sigterm_answers_the_requests_in_flight_and_refuses_new_ones(
         async with (
             build_http_client(settings) as http,
             # In this process: the test is about the API; creating a batch needs a worker.
-            build_worker(deployment.client, settings, http, publisher),
+            build_workers(deployment.client, settings, http, publisher),
         ):
             await drain_and_check(deployment)
     finally:

@@ -37,7 +37,7 @@ async def start_unpolled(client: Client, task_queue: str) -> WorkflowHandle:
 
 
 async def backlog_of(client: Client, task_queue: str, essays: int) -> Backlog | None:
-    backlog = await measure_backlog(client, task_queue, datetime.now(UTC))
+    backlog = await measure_backlog(client, task_queue, f"{task_queue}-batches", datetime.now(UTC))
     return backlog if backlog.essays == essays else None
 
 
@@ -45,7 +45,7 @@ async def test_running_essays_are_counted_and_the_oldest_found(
     dev_env: WorkflowEnvironment, unpolled_queue: list[WorkflowHandle]
 ) -> None:
     client, task_queue = dev_env.client, f"tq-{uuid.uuid4()}"
-    assert (await measure_backlog(client, task_queue, datetime.now(UTC))) == Backlog(0, None)
+    assert (await backlog_of(client, task_queue, 0)) == Backlog(0, None)
 
     oldest = await start_unpolled(client, task_queue)
     unpolled_queue.append(oldest)
