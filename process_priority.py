@@ -13,29 +13,44 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-AUTOGROUP = Path("/proc/self/autogroup")
-
 
 def lower_cpu_priority(niceness: int) -> bool:
     """Add `niceness` to this process's; True if its session's group took it as well."""
     os.nice(niceness)
-    if os.getsid(0) != os.getpid() or not _in_a_session_group():
+    return lower_session_priority(os.getpid(), niceness)
+
+
+def lower_session_priority(pid: int, niceness: int) -> bool:
+    """Set the niceness of the session group that `pid` leads; False, and nothing changed,
+    when it leads no session or the kernel does not group tasks by session."""
+    if os.getsid(pid) != pid or not _in_a_session_group(pid):
         return False
     try:
         # The group's niceness, in the same range as a process's; raising it needs no privilege.
-        AUTOGROUP.write_text(str(niceness))
+        _autogroup(pid).write_text(str(niceness))
     except OSError:  # no autogroup support in this kernel, or a read-only /proc (containers)
         return False
     return True
 
 
-def _in_a_session_group() -> bool:
-    """Whether the kernel has put this process in a session group.
+def niced(argv: list[str], niceness: int) -> list[str]:
+    """`argv` run under `nice`, lowered before its first instruction: every thread it starts
+    inherits the niceness (each thread has its own, so lowering a running process's pid would
+    leave the threads it already has, a Go server's for one, as they were)."""
+    return ["nice", "-n", str(niceness), *argv] if niceness else list(argv)
+
+
+def _autogroup(pid: int) -> Path:
+    return Path(f"/proc/{pid}/autogroup")
+
+
+def _in_a_session_group(pid: int) -> bool:
+    """Whether the kernel has put `pid` in a session group.
 
     The file can exist and be empty: with grouping switched off (or in some sandboxes) every task
     sits in the root group, and a write would be accepted yet change nothing.
     """
     try:
-        return AUTOGROUP.read_text().startswith("/autogroup-")
+        return _autogroup(pid).read_text().startswith("/autogroup-")
     except OSError:
         return False

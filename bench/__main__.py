@@ -95,13 +95,20 @@ async def _main(cfg: config.Config, stamp: str) -> int:
             "ports": stack.ports,
             "topics": stack.topics,
             "task_queue": stack.task_queue,
+            "background_nice": stack.background_nice,
+            "worker_nice": stack.worker_nice,
         }
         try:
             await stack.start()
             async with harness(cfg, stack) as h:
                 document["stack"]["pids"] = stack.pids()
                 document["startup_s"] = time.monotonic() - began
-                print(f"stack ready in {document['startup_s']:.1f} s", flush=True)
+                print(
+                    f"stack ready in {document['startup_s']:.1f} s (niceness: Temporal, broker"
+                    f" and content store {stack.background_nice}, workers {stack.worker_nice},"
+                    " API and clients 0)",
+                    flush=True,
+                )
                 results = await _run_benchmarks(h, cfg)
             # Peaks over the whole run, read while the processes still exist.
             pids = stack.pids()

@@ -9,6 +9,7 @@ stops whatever it spawned.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -27,6 +28,7 @@ from devstack.components import (
     temporal_dev_argv,
     worker_argv,
 )
+from devstack.pieces import nicenesses
 from settings import Settings
 from workflows.ids import SEARCH_ATTRIBUTE_TYPES
 
@@ -48,6 +50,7 @@ class BenchStack:
         # in-process ceiling arm of B3. Within a topic, arms are told apart by their essay ids.
         self.topics = {arm: f"bench.{arm}.{suffix}" for arm in ("ours", "baseline", "ceiling")}
         self.processes: dict[str, ManagedProcess] = {}
+        self.background_nice, self.worker_nice = nicenesses(os.environ)
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -95,19 +98,29 @@ class BenchStack:
             # made before they existed.
             "API_METRICS_PORT": "0",
             "WORKER_METRICS_PORT": "0",
+            "WORKER_NICE": str(self.worker_nice),  # read by the workers only
         }
 
     # -- life cycle ------------------------------------------------------------------------
 
-    def _process(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def _process(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, niceness: int = 0
+    ) -> None:
         process = ManagedProcess(
-            name, argv, env=env, cwd=REPO_ROOT, log_path=self.log_dir / f"{name}.log"
+            name,
+            argv,
+            env=env,
+            cwd=REPO_ROOT,
+            log_path=self.log_dir / f"{name}.log",
+            niceness=niceness,
         )
         self.processes[name] = process
         process.start()
 
-    async def _serve(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        self._process(name, argv, env)
+    async def _serve(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, niceness: int = 0
+    ) -> None:
+        self._process(name, argv, env, niceness)
         await async_wait_for_port(HOST, self.ports[name], START_TIMEOUT_S, self.processes[name])
 
     async def start(self) -> None:
@@ -120,10 +133,13 @@ class BenchStack:
             db_file=self.work_dir / "temporal.db",
             search_attributes=SEARCH_ATTRIBUTE_TYPES,
         )
-        await self._serve("temporal", temporal)
-        await self._serve("broker", broker_argv(self.ports["broker"], HOST))
+        # Ranked as `make dev` ranks them: what does a batch's work below the API and the
+        # clients (the workers, ours and the naive one, take WORKER_NICE).
+        background = self.background_nice
+        await self._serve("temporal", temporal, niceness=background)
+        await self._serve("broker", broker_argv(self.ports["broker"], HOST), niceness=background)
         content = content_store_argv(self.ports["content"], self.work_dir / "content", HOST)
-        await self._serve("content", content)
+        await self._serve("content", content, niceness=background)
         for topic in self.topics.values():
             await create_topic(self.bootstrap, topic, timeout_s=START_TIMEOUT_S)
         self._process(

@@ -24,6 +24,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Protocol
 
+from process_priority import lower_session_priority, niced
+
 # The directory holding pyproject.toml: the worker and the API are run from there.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The venv's bin/ (or Scripts/): where the `temporal` and `hypercorn` console scripts live.
@@ -131,7 +133,8 @@ class ManagedProcess:
     ``env`` is merged over ``os.environ``. With ``log_path`` stdout and stderr are appended to
     that file; without, they are inherited. stdin is always /dev/null: the servers must not
     compete with the launcher for the terminal. It can be started again after a stop, with the
-    same argv (so the same port).
+    same argv (so the same port). A ``niceness`` lowers the process, its threads and its
+    session's scheduling group (``process_priority``).
     """
 
     def __init__(
@@ -142,9 +145,11 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         cwd: str | Path | None = None,
         log_path: str | Path | None = None,
+        niceness: int = 0,
     ) -> None:
         self.name = name
         self.argv = [str(a) for a in argv]
+        self.niceness = niceness
         self.env = dict(env or {})
         self.cwd = cwd
         self.log_path = Path(log_path) if log_path is not None else None
@@ -181,7 +186,7 @@ class ManagedProcess:
             log.flush()
         try:
             self._proc = subprocess.Popen(
-                self.argv,
+                niced(self.argv, self.niceness),
                 env={**os.environ, **self.env},
                 cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
@@ -195,6 +200,9 @@ class ManagedProcess:
         finally:
             if log is not None:
                 log.close()  # the child holds its own descriptor
+        if self.niceness:
+            # Popen returns once the child has exec'd, so it already leads its own session.
+            lower_session_priority(self._proc.pid, self.niceness)
 
     def stop(self, timeout_s: float = 10) -> int | None:
         """SIGTERM the process group, wait, then SIGKILL it; reap. Safe to call twice.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from devstack.components import (
@@ -49,6 +49,31 @@ def _port(env: dict[str, str], name: str, default: int, *, zero_disables: bool =
     return port
 
 
+# The niceness of the pieces that do a batch's work (the Temporal server, the broker, the content
+# store and the worker): on one machine they would otherwise take the CPU from the API while a
+# big batch runs, and a teacher's status poll would wait behind the batch it asks about (README,
+# "Performance", B4). The API keeps 0.
+DEFAULT_BACKGROUND_NICE = 10
+
+
+def nicenesses(env: Mapping[str, str]) -> tuple[int, int]:
+    """The background pieces' niceness and the worker's, as `make dev` and the bench read them:
+    BACKGROUND_NICE (default 10), and WORKER_NICE, which defaults to it."""
+    background = _niceness(env, "BACKGROUND_NICE", DEFAULT_BACKGROUND_NICE)
+    return background, _niceness(env, "WORKER_NICE", background)
+
+
+def _niceness(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        niceness = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not 0 <= niceness <= 19:
+        raise ConfigError(f"{name} must be between 0 and 19, got {niceness}")
+    return niceness
+
+
 @dataclass(frozen=True)
 class Config:
     temporal_port: int
@@ -61,9 +86,12 @@ class Config:
     api_port: int
     api_metrics_port: int  # 0: off
     worker_metrics_port: int  # 0: off
+    background_nice: int
+    worker_nice: int  # WORKER_NICE, else background_nice
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Config:
+        background_nice, worker_nice = nicenesses(env)
         return cls(
             temporal_port=_port(env, "TEMPORAL_PORT", 7233),
             temporal_ui_port=_port(env, "TEMPORAL_UI_PORT", 8233),
@@ -75,6 +103,8 @@ class Config:
             api_port=_port(env, "PORT", 5000),
             api_metrics_port=_port(env, "API_METRICS_PORT", 9100, zero_disables=True),
             worker_metrics_port=_port(env, "WORKER_METRICS_PORT", 9101, zero_disables=True),
+            background_nice=background_nice,
+            worker_nice=worker_nice,
         )
 
     @property
@@ -111,8 +141,14 @@ class StartError(RuntimeError):
 def build_pieces(cfg: Config) -> list[Piece]:
     """The pieces in start order; each one's env carries the addresses of those before it."""
 
-    def proc(name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
-        return ManagedProcess(name, argv, env=env, cwd=REPO_ROOT, log_path=LOG_DIR / f"{name}.log")
+    def proc(
+        name: str, argv: list[str], env: dict[str, str] | None = None, niceness: int = 0
+    ) -> ManagedProcess:
+        return ManagedProcess(
+            name, argv, env=env, cwd=REPO_ROOT, log_path=LOG_DIR / f"{name}.log", niceness=niceness
+        )
+
+    background = cfg.background_nice
 
     async def temporal_setup() -> str:
         await asyncio.to_thread(
@@ -156,14 +192,14 @@ def build_pieces(cfg: Config) -> list[Piece]:
     return [
         Piece(
             "temporal",
-            proc("temporal", temporal_argv),
+            proc("temporal", temporal_argv, niceness=background),
             f"{HOST}:{cfg.temporal_port} (UI http://{HOST}:{cfg.temporal_ui_port})",
             (cfg.temporal_port, cfg.temporal_ui_port),
             setup=temporal_setup,
         ),
         Piece(
             "broker",
-            proc("broker", broker_argv(cfg.kafka_port, host=HOST)),
+            proc("broker", broker_argv(cfg.kafka_port, host=HOST), niceness=background),
             f"{cfg.bootstrap} (topic {cfg.kafka_topic})",
             (cfg.kafka_port,),
             start_timeout_s=15.0,
@@ -171,13 +207,14 @@ def build_pieces(cfg: Config) -> list[Piece]:
         ),
         Piece(
             "content",
-            proc("content", content_argv, {"PYTHONUNBUFFERED": "1"}),
+            proc("content", content_argv, {"PYTHONUNBUFFERED": "1"}, niceness=background),
             f"http://{HOST}:{cfg.content_port}/v1/content",
             (cfg.content_port,),
         ),
         Piece(
             "worker",
-            proc("worker", worker_argv(), app_env),
+            # The worker lowers itself (worker.py), so it takes the niceness as a setting.
+            proc("worker", worker_argv(), {**app_env, "WORKER_NICE": str(cfg.worker_nice)}),
             _with_metrics(f"polls Temporal at {cfg.temporal_address}", cfg.worker_metrics_port),
             _open(cfg.worker_metrics_port),
         ),

@@ -60,7 +60,12 @@ async def test_idempotency_key_returns_the_same_essay_and_starts_nothing_new(
     second_response = await api.post(URL, json={"text": "same"}, headers=headers)
     assert second_response.status_code == 202
     assert await second_response.get_json() == first
-    assert await count_runs(dev_env.client, f"essay-{first['essay_id']}") == 1
+    workflow_id = f"essay-{first['essay_id']}"
+
+    async def listed() -> int:  # visibility lags the start a little on a busy server
+        return await count_runs(dev_env.client, workflow_id)
+
+    assert await wait_until(listed, timeout_s=10, what=f"{workflow_id} listed") == 1
 
     changed = await api.post(URL, json={"text": "different"}, headers=headers)
     assert changed.status_code == 409

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 import process_priority
+from devstack.components import ManagedProcess
+from tests.helpers import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Lowers its own priority, then reports what the kernel says of it.
@@ -95,5 +97,36 @@ def test_only_a_real_session_group_counts(
     autogroup = tmp_path / "autogroup"
     if content is not None:
         autogroup.write_text(content)
-    monkeypatch.setattr(process_priority, "AUTOGROUP", autogroup)
-    assert process_priority._in_a_session_group() is grouped
+    monkeypatch.setattr(process_priority, "_autogroup", lambda pid: autogroup)
+    assert process_priority._in_a_session_group(os.getpid()) is grouped
+
+
+def test_niced_runs_the_command_under_nice_only_when_asked() -> None:
+    assert process_priority.niced(["worker", "--x"], 10) == ["nice", "-n", "10", "worker", "--x"]
+    assert process_priority.niced(["worker"], 0) == ["worker"]
+
+
+def _process_niceness(pid: int) -> int:
+    """Field 19 of /proc/<pid>/stat, counted after the parenthesised command name."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[16])
+
+
+async def test_a_managed_process_runs_lowered_with_its_session_group() -> None:
+    ours = autogroup_niceness(os.getpid())
+    # It waits for a signal; stop() sends SIGTERM.
+    pause = [sys.executable, "-c", "import signal; signal.pause()"]
+    child = ManagedProcess("lowered", pause, niceness=5)
+    child.start()
+    try:
+        assert child.pid is not None
+        pid = child.pid
+
+        async def lowered() -> bool:  # `nice` lowers itself, then becomes the command
+            return _process_niceness(pid) == os.nice(0) + 5
+
+        await wait_until(lowered, timeout_s=10, what="the child at niceness +5")
+        assert autogroup_niceness(pid) == (None if ours is None else 5)
+        assert autogroup_niceness(os.getpid()) == ours
+    finally:
+        child.stop()
