@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 import httptools
 
 DEFAULT_TIMEOUT_S = 30.0
-# Idle connections are dropped well before the servers' keep-alive timeout (Hypercorn's 5 s):
-# at an equal timeout a request could take a connection just as the server closed it, and fail
-# (B1 saw 3 such failures after its 5-6 s drains between blocks).
-KEEPALIVE_S = 2.0
+# Idle connections are dropped well before the servers' keep-alive timeout (75 s, as
+# hypercorn_config.py says why): at an equal timeout a request could take a connection just as
+# the server closed it, and fail (B1 saw 3 such failures when both were about 5 s). Long enough
+# to outlast the drains between B1's blocks, so no block begins by opening 32 new connections.
+KEEPALIVE_S = 60.0
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ class BenchStack:
             "--access-logfile",
             "-",
             "--keep-alive",
-            "5",
+            "75",
         ]
 
     def _baseline_env(self) -> dict[str, str]:
