@@ -34,10 +34,15 @@ $(PDM): | check-prereqs
 	$(PYTHON) -m venv $(TOOLS)/pdm
 	$(TOOLS)/pdm/bin/pip install --quiet $(PDM_PINS)
 
+# The last step writes bytecode for every installed module, once (about 5 s). Where
+# PYTHONDONTWRITEBYTECODE is set, as on this project's machines, nothing else writes it, and every
+# process start compiled its imports again: importing the API and the worker took 1.8 s, 0.7 s
+# with bytecode.
 $(STAMP): pdm.lock pyproject.toml $(PDM) | check-prereqs
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(PDM) use --quiet --ignore-remembered -f $(VENV)/bin/python
 	$(PDM) sync --quiet -G dev -G bench
+	$(VENV)/bin/python -m compileall -q -j0 $(VENV)/lib >/dev/null
 	touch $(STAMP)
 
 dev: $(STAMP)

@@ -331,9 +331,9 @@ def content_store_argv(port: int, data_dir: Path, host: str = "127.0.0.1") -> li
     ]
 
 
-# What compile_project leaves alone: the venvs and git. The venvs' packages are not ours; where
-# the installer left them without bytecode they cost start-up time (about 750 modules in the
-# API), not time per workflow: the sandbox passes third-party imports through.
+# What compile_project leaves alone: the venvs and git. The venvs' packages are not ours: `make`
+# compiles them once when it fills the venv (Makefile), and the sandbox passes third-party
+# imports through, so they never cost time per workflow.
 _NOT_OURS = re.compile(r"/\.(venv|tools|git)/")
 
 
