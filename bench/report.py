@@ -183,6 +183,13 @@ def _fmt(value: float, digits: int = 1) -> str:
     return "-" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
+def _ratio_text(row: Row) -> str:
+    """Two decimals, or three where two would round onto the target and hide which side of it
+    the ratio is (a B1 median of 0.898 printed as 0.90 beside FAIL)."""
+    digits = 3 if round(row.ratio, 2) == row.target and row.ratio != row.target else 2
+    return f"{_fmt(row.ratio, digits)} ({_fmt(row.ratio_min, 2)}-{_fmt(row.ratio_max, 2)})"
+
+
 def table(rows: list[Row]) -> str:
     header = ("benchmark", "ours", "comparison", "ratio (min-max)", "target", "result")
     lines = [header]
@@ -195,7 +202,7 @@ def table(rows: list[Row]) -> str:
                 r.name,
                 f"{_fmt(r.ours)} {r.unit}".strip(),
                 f"{_fmt(r.other)} {r.unit} ({r.other_label})".strip(),
-                f"{_fmt(r.ratio, 2)} ({_fmt(r.ratio_min, 2)}-{_fmt(r.ratio_max, 2)})",
+                _ratio_text(r),
                 f"{r.op} {_fmt(r.target, 2)}",
                 r.verdict,
             )
