@@ -29,6 +29,7 @@ from devstack.components import (
     worker_argv,
 )
 from devstack.pieces import nicenesses
+from hypercorn_config import keep_alive_timeout
 from settings import Settings
 from workflows.ids import SEARCH_ATTRIBUTE_TYPES
 
@@ -166,7 +167,7 @@ class BenchStack:
             "--access-logfile",
             "-",
             "--keep-alive",
-            "75",
+            str(keep_alive_timeout),
         ]
 
     def _baseline_env(self) -> dict[str, str]:
