@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.bodies import ClientId, NonBlankText
+from api.errors import ApiError
 from workflows.batch_models import CHUNK_MAX_ESSAYS, CHUNK_MAX_TEXT_BYTES, EssayText
 
 # Fixed forever: a retried page must get the same generated essay ids.
@@ -98,7 +100,8 @@ class Page:
 
 def plan_page(batch_id: str, essays: list[EssayIn]) -> Page:
     """Ids for every essay (a client's own, else derived from the page so a retry gets the same)
-    and chunks of at most CHUNK_MAX_ESSAYS essays and CHUNK_MAX_TEXT_BYTES of text."""
+    and chunks of at most CHUNK_MAX_ESSAYS essays and CHUNK_MAX_TEXT_BYTES of text as sent;
+    413 for an essay that fits no chunk, before anything is assigned or started."""
     page_digest = digest([[e.essay_id, e.text] for e in essays])
     new_id = _id_maker(f"{batch_id}/{page_digest}/")
     # Validated already (EssayIn): constructed without validating again.
@@ -108,9 +111,15 @@ def plan_page(batch_id: str, essays: list[EssayIn]) -> Page:
     ]
     chunks: list[list[EssayText]] = []
     size = 0
-    for essay in with_ids:
-        text = essay.text
-        essay_bytes = len(text) if text.isascii() else len(text.encode())
+    for n, essay in enumerate(with_ids):
+        essay_bytes = sent_bytes(essay.text)
+        if essay_bytes > CHUNK_MAX_TEXT_BYTES:
+            raise ApiError(
+                413,
+                "Request entity too large",
+                f"essays[{n}]: its text takes {essay_bytes} bytes as sent to the workflow "
+                f"(JSON, control characters escaped); at most {CHUNK_MAX_TEXT_BYTES} fit",
+            )
         if (
             not chunks
             or len(chunks[-1]) >= CHUNK_MAX_ESSAYS
@@ -126,6 +135,12 @@ def plan_page(batch_id: str, essays: list[EssayIn]) -> Page:
         chunks=chunks,
         client_essay_ids=[e.essay_id for e in essays if e.essay_id],
     )
+
+
+def sent_bytes(text: str) -> int:
+    """The text's size in the chunk's input as it goes to Temporal: JSON, where a control
+    character takes six bytes, so the raw size alone can pass a page that the server refuses."""
+    return len(pydantic_core.to_json(text))
 
 
 def _id_maker(prefix: str) -> Callable[[int], str]:

@@ -20,8 +20,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import TIMEOUT_CODES, ApiError, service_unavailable
-from api.owners import check_owner
+from api.errors import TIMEOUT_CODES, service_unavailable
+from api.owners import describe_owned, is_ours
 from api.temporal import rpc_timeout, temporal
 from workflows.batch import BatchWorkflow
 from workflows.batch_models import (
@@ -36,26 +36,14 @@ from workflows.batch_models import (
     EssayEntry,
 )
 from workflows.chunk import ChunkWorkflow
-from workflows.ids import batch_workflow_id, chunk_workflow_id
+from workflows.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chunk_workflow_id
 from workflows.models import EssayState
-
-
-async def _describe_or_404(handle: WorkflowHandle, what: str) -> WorkflowExecutionDescription:
-    """The workflow's description; 404 when it does not exist or belongs to another client."""
-    try:
-        description = await handle.describe(rpc_timeout=rpc_timeout())
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(404, "Not Found", f"no {what}") from None
-        raise
-    await check_owner(description, f"no {what}")
-    return description
 
 
 async def batch_or_404(batch_id: str) -> WorkflowExecutionDescription:
     """The batch's parent, running or closed, if it exists and is this client's."""
     handle = temporal().get_workflow_handle(batch_workflow_id(batch_id))
-    return await _describe_or_404(handle, f"batch with id {batch_id}")
+    return await describe_owned(handle, BATCH_WORKFLOW, f"no batch with id {batch_id}")
 
 
 async def _query(handle: WorkflowHandle, query):
@@ -71,7 +59,7 @@ async def _query(handle: WorkflowHandle, query):
 
 async def _parent_status(batch_id: str) -> BatchStatus:
     handle = temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
-    description = await _describe_or_404(handle, f"batch with id {batch_id}")
+    description = await describe_owned(handle, BATCH_WORKFLOW, f"no batch with id {batch_id}")
     if description.status == WorkflowExecutionStatus.RUNNING:
         memo = await description.memo_value(STATUS_MEMO, None, type_hint=BatchStatus)
         return memo or await _query(handle, BatchWorkflow.status)
@@ -98,9 +86,17 @@ async def _chunk_entries(batch_id: str, number: int) -> list[dict[str, Any]]:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return []  # assigned, but its request died before starting it
         raise
-    if description.status != WorkflowExecutionStatus.RUNNING:
+    if not await is_ours(description, CHUNK_WORKFLOW):
+        return []  # not this batch's chunk: nothing of it is shown
+    if description.status == WorkflowExecutionStatus.COMPLETED:
         result = await handle.result(rpc_timeout=rpc_timeout())
         return [_entry(e) for e in result.essays]
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        # Terminated, cancelled or timed out by an operator, or failed: no result, only its
+        # last memo. What it still owed an event will not get one from it.
+        last = await description.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)
+        reason = f"its chunk workflow was {description.status.name.lower()}"
+        return [_entry(e, closed_by=reason) for e in (last.essays if last else [])]
     memo = await description.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)
     status = memo or await _query(handle, ChunkWorkflow.status)
     retrying = [p for p in description.raw_description.pending_activities if p.attempt > 1]
@@ -123,7 +119,9 @@ async def _chunk_entries(batch_id: str, number: int) -> list[dict[str, Any]]:
     return entries
 
 
-def _entry(essay: EssayEntry) -> dict[str, Any]:
+def _entry(essay: EssayEntry, closed_by: str | None = None) -> dict[str, Any]:
+    if closed_by and essay.state in (EssayState.RECEIVED, EssayState.STORED):
+        essay = essay.model_copy(update={"state": EssayState.FAILED, "error": closed_by})
     return {
         **essay.model_dump(mode="json"),
         "retrying_step": None,

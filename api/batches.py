@@ -18,9 +18,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from quart import Blueprint, request
-from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionDescription,
+    WorkflowHandle,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import current_client
 from api.batch_pages import BatchIn, Page, PageIn, digest, plan_page
@@ -30,7 +35,7 @@ from api.bodies import check_id, read_model
 from api.correlation import current_correlation_id
 from api.errors import ApiError
 from api.idempotency import idempotency_key
-from api.owners import owner_memo, scoped
+from api.owners import id_in_use, is_ours, owner_memo, scoped
 from api.paging import DEFAULT_LIMIT, page_params
 from api.temporal import rpc_timeout, settings, status_cache, temporal
 from workflows.batch import BatchWorkflow
@@ -44,7 +49,12 @@ from workflows.batch_models import (
     ChunkStatus,
 )
 from workflows.chunk import ChunkWorkflow
-from workflows.ids import batch_search_attributes, batch_workflow_id, chunk_workflow_id
+from workflows.ids import (
+    BATCH_WORKFLOW,
+    batch_search_attributes,
+    batch_workflow_id,
+    chunk_workflow_id,
+)
 
 batches = Blueprint("batches", __name__)
 log = logging.getLogger(__name__)
@@ -136,18 +146,20 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
                 rpc_timeout=rpc_timeout(),
             )
         )
-    except ApiError as conflict:
-        if conflict.status == 409:
-            await batch_or_404(batch_id)  # another client's batch: 404, as if it did not exist
-        raise
     except WorkflowAlreadyStartedError:
         # The batch exists and is closed: the same request still gets its answer.
-        memo = await (await batch_or_404(batch_id)).memo()
+        description = await _ours_or_in_use(batch_id)
+        memo = await description.memo() if description else {}
         if memo.get("create_digest") != create_digest:
             raise ApiError(
                 409, "Conflict", f"batch {batch_id} exists with different essays"
             ) from None
         return _accepted(batch_id, page, str(memo.get("correlation_id")))
+    except Exception:
+        # A conflict, or a workflow under the id that is not a batch (no such update, or no
+        # worker for its type): another client's id, or no batch's, is "in use".
+        await _ours_or_in_use(batch_id)
+        raise
     if assignment.duplicate:
         correlation_id = await _original_correlation_id(batch_id)
     chunks = await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
@@ -258,10 +270,24 @@ async def _close(
 
 
 async def _check_owner(batch_id: str) -> None:
-    """Before an update: 404 for another client's batch. The owner never changes, so a check
-    before the update is as good as one inside it. Open, there is nothing to check."""
-    if current_client() is not None:
-        await batch_or_404(batch_id)
+    """Before an update: 404 for another client's batch, or for a workflow under its id that
+    is not a batch. The owner and type never change, so a check before the update is as good
+    as one inside it."""
+    await batch_or_404(batch_id)
+
+
+async def _ours_or_in_use(batch_id: str) -> WorkflowExecutionDescription | None:
+    """The batch's parent if it is a batch of this client's, None if nothing holds the id;
+    409 when something else does: the id is in use."""
+    try:
+        description = await _parent(batch_id).describe(rpc_timeout=rpc_timeout())
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    if not await is_ours(description, BATCH_WORKFLOW):
+        raise id_in_use("batch", batch_id)
+    return description
 
 
 def _parent(batch_id: str) -> WorkflowHandle:
@@ -314,7 +340,7 @@ async def _start_chunks(
                 # What its first workflow task writes there too: every essay received. Status
                 # reads find it from the start, rather than query a worker that may be busy
                 # for seconds (bench B4: the first reads of a new batch were its slowest).
-                memo={STATUS_MEMO: status},
+                memo={STATUS_MEMO: status, **owner_memo()},
                 static_summary=(
                     f"Batch {batch_id}, chunk {number}: {len(essays)} essays "
                     f"({essays[0].essay_id} .. {essays[-1].essay_id})"

@@ -11,23 +11,18 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.errors import TIMEOUT_CODES, ApiError, service_unavailable
-from api.owners import check_owner
+from api.owners import describe_owned
 from api.temporal import rpc_timeout
 from workflows.essay import EssayWorkflow
+from workflows.ids import ESSAY_WORKFLOW
 from workflows.models import EssayState, EssayStatus
 
 
 async def essay_status(handle: WorkflowHandle, essay_id: str) -> EssayStatus:
-    try:
-        description = await handle.describe(rpc_timeout=rpc_timeout())
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(404, "Not Found", f"no essay with id {essay_id}") from exc
-        raise
-    await check_owner(description, f"no essay with id {essay_id}")
+    description = await describe_owned(handle, ESSAY_WORKFLOW, f"no essay with id {essay_id}")
     if description.status == WorkflowExecutionStatus.RUNNING:
         return await _running(handle)
     if description.status == WorkflowExecutionStatus.COMPLETED:

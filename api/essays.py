@@ -16,11 +16,11 @@ from api.errors import ApiError
 from api.essay_start import start_essay_workflow, text_digest
 from api.essay_status import essay_status
 from api.idempotency import idempotency_key
-from api.owners import check_owner, owner_memo, scoped
+from api.owners import id_in_use, is_ours, owner_memo, scoped
 from api.temporal import rpc_timeout, settings, temporal
 from logging_setup import bind_log_context
 from workflows.essay import EssayWorkflow
-from workflows.ids import essay_workflow_id
+from workflows.ids import ESSAY_WORKFLOW, essay_workflow_id
 
 essays = Blueprint("essays", __name__)
 log = logging.getLogger(__name__)
@@ -76,10 +76,11 @@ async def trigger_spellcheck():
 
 
 async def _same_essay_or_conflict(handle: WorkflowHandle, essay_id: str, text_sha256: str) -> str:
-    """A repeat of the same essay returns the original; a different text under its id is 409;
-    another client's essay is not there for this one (404)."""
+    """A repeat of the same essay returns the original; a different text under its id is 409,
+    and so is an id another client (or anything but an essay) holds."""
     description = await handle.describe(rpc_timeout=rpc_timeout())
-    await check_owner(description, f"no essay with id {essay_id}")  # as for an unknown id
+    if not await is_ours(description, ESSAY_WORKFLOW):
+        raise id_in_use("essay", essay_id)
     memo = await description.memo()
     if memo.get("text_sha256") != text_sha256:
         raise ApiError(

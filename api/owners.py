@@ -12,10 +12,12 @@ and stay visible to every client after keys are turned on.
 
 from __future__ import annotations
 
-from temporalio.client import WorkflowExecutionDescription
+from temporalio.client import WorkflowExecutionDescription, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import current_client
 from api.errors import ApiError
+from api.temporal import rpc_timeout
 
 OWNER_MEMO = "owner"
 
@@ -35,9 +37,32 @@ async def is_foreign(description: WorkflowExecutionDescription) -> bool:
     return owner is not None and owner != client
 
 
-async def check_owner(description: WorkflowExecutionDescription, not_found: str) -> None:
-    if await is_foreign(description):
+async def is_ours(description: WorkflowExecutionDescription, workflow_type: str) -> bool:
+    """Is the workflow of `workflow_type` and not another client's? Anyone with access to the
+    namespace can start any workflow under any id, so a workflow found by id is checked."""
+    return description.workflow_type == workflow_type and not await is_foreign(description)
+
+
+async def describe_owned(
+    handle: WorkflowHandle, workflow_type: str, not_found: str
+) -> WorkflowExecutionDescription:
+    """The workflow's description; 404 when it does not exist, is of another type or belongs
+    to another client, alike, so a client cannot learn which ids others use by reading."""
+    try:
+        description = await handle.describe(rpc_timeout=rpc_timeout())
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, "Not Found", not_found) from None
+        raise
+    if not await is_ours(description, workflow_type):
         raise ApiError(404, "Not Found", not_found)
+    return description
+
+
+def id_in_use(kind: str, value: str) -> ApiError:
+    """A create under an id someone else holds. Ids are global (events carry them to consumers
+    that know no clients), so the id is taken; what it holds stays unseen."""
+    return ApiError(409, "Conflict", f"{kind} id {value} is in use; choose another id")
 
 
 def scoped(value: str) -> str:

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         TriggerResult,
     )
     from workflows.chunk import ChunkWorkflow
-    from workflows.ids import chunk_workflow_id
+    from workflows.ids import BATCH_WORKFLOW, chunk_workflow_id
 
 # Error types the API maps to HTTP statuses.
 BATCH_CLOSED = "BatchClosed"  # 409: triggered or cancelled already
@@ -48,7 +48,7 @@ UNSTARTED_CHUNK_GRACE = timedelta(minutes=2)
 MAX_SIGNALS_AT_ONCE = 50
 
 
-@workflow.defn
+@workflow.defn(name=BATCH_WORKFLOW)
 class BatchWorkflow:
     """Updates `add_page`, `trigger`, `cancel`; query `status`; signal `chunk_report`."""
 

@@ -1,7 +1,7 @@
 """Inputs, messages, states and answers of the batch workflows. No I/O imports.
 
 A batch is one parent workflow (`batch-{id}`) that holds counts and per-chunk summaries, and
-chunk workflows (`batch-{id}-c{n}`) of at most CHUNK_MAX_ESSAYS essays that hold the texts
+chunk workflows (`batch-{id}/c{n}`) of at most CHUNK_MAX_ESSAYS essays that hold the texts
 (in their input only) and each essay's state. Every field added later must have a default.
 """
 

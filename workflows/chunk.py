@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         StoreChunkInput,
     )
     from workflows.events import SpellcheckRequestedEvent
-    from workflows.ids import batch_workflow_id
+    from workflows.ids import CHUNK_WORKFLOW, batch_workflow_id
     from workflows.models import EssayState
     from workflows.policies import DURABLE_RETRY
 
@@ -44,7 +44,7 @@ CHUNK_ACTIVITY_OPTS = workflow.ActivityConfig(
 )
 
 
-@workflow.defn
+@workflow.defn(name=CHUNK_WORKFLOW)
 class ChunkWorkflow:
     """Query `status` for every essay's state; signal `command` to publish or cancel."""
 

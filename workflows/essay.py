@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.content import ContentActivities
     from activities.events import EventActivities
     from workflows.events import SpellcheckRequestedEvent
+    from workflows.ids import ESSAY_WORKFLOW
     from workflows.models import (
         PUBLISH_SPELLCHECK_REQUESTED,
         STORE_ESSAY,
@@ -41,7 +42,7 @@ STEP_TIMEOUT = timedelta(seconds=30)
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 
 
-@workflow.defn
+@workflow.defn(name=ESSAY_WORKFLOW)
 class EssayWorkflow:
     """Stores the essay's text, then publishes its spellcheck-requested event.
 

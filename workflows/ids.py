@@ -1,4 +1,9 @@
-"""Workflow ids carry meaning and make starts idempotent."""
+"""Workflow ids carry meaning and make starts idempotent.
+
+A client's ids match `^[A-Za-z0-9._-]{1,64}$`, so `essay-{id}` and `batch-{id}` are the only
+ids a client can name; what is derived from them (a batch's chunks) uses a `/`, which no client
+id contains, so no client can pick an id that is another batch's chunk.
+"""
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
@@ -12,7 +17,14 @@ def batch_workflow_id(batch_id: str) -> str:
 
 
 def chunk_workflow_id(batch_id: str, chunk_number: int) -> str:
-    return f"batch-{batch_id}-c{chunk_number}"
+    return f"batch-{batch_id}/c{chunk_number}"
+
+
+# Workflow type names, fixed so that a workflow found by id can be checked for its type before
+# it is used (anyone with access to the namespace can start any workflow under any id).
+ESSAY_WORKFLOW = "EssayWorkflow"
+BATCH_WORKFLOW = "BatchWorkflow"
+CHUNK_WORKFLOW = "ChunkWorkflow"
 
 
 # Custom search attributes: registered by `make dev` and the test fixtures before any workflow

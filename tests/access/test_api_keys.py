@@ -83,11 +83,13 @@ async def test_another_clients_batch_is_not_found_on_every_route(
             ),
             await keyed_api.post(f"/v1/batch/{batch_id}/spellcheck", headers=stranger),
             await keyed_api.post(f"/v1/batch/{batch_id}/cancel", headers=stranger),
-            await keyed_api.post("/v1/batch", json=body, headers=stranger),
         ]
-        assert [a.status_code for a in answers] == [404] * 5
+        assert [a.status_code for a in answers] == [404] * 4
         for answer in answers:
             assert (await answer.get_json())["error"] == (await unknown.get_json())["error"]
+        # Ids are global: creating one under it is refused as "in use", and tells no more.
+        taken = await keyed_api.post("/v1/batch", json=body, headers=stranger)
+        assert taken.status_code == 409 and "in use" in (await taken.get_json())["details"]
 
     # Nothing the strangers sent touched the batch: still two essays, neither triggered nor
     # cancelled, and its owner can trigger it and see it complete.
@@ -106,7 +108,7 @@ async def test_another_clients_batch_is_not_found_on_every_route(
     theirs = await keyed_api.get(f"/v1/batch/{batch_id}/status", headers=bearer(BOB))
     assert theirs.status_code == 404
     # Closed, it is still the owner's alone.
-    assert (await keyed_api.post("/v1/batch", json=body, headers=bearer(BOB))).status_code == 404
+    assert (await keyed_api.post("/v1/batch", json=body, headers=bearer(BOB))).status_code == 409
     again = await keyed_api.post("/v1/batch", json=body, headers=alice)
     assert again.status_code == 202
     description = await dev_env.client.get_workflow_handle(f"batch-{batch_id}").describe()
@@ -122,10 +124,10 @@ async def test_essays_belong_to_their_client(keyed_api: ApiClient) -> None:
     ).status_code == 202
     assert (await keyed_api.get(f"/v1/essays/{essay_id}/status", headers=alice)).status_code == 200
     assert (await keyed_api.get(f"/v1/essays/{essay_id}/status", headers=bob)).status_code == 404
-    # Taking the id over is refused the same way, and leaves the essay as it was.
+    # Taking the id over is refused (ids are global: 409, in use), and leaves the essay as it was.
     assert (
         await keyed_api.post("/v1/trigger-spellcheck", json=post, headers=bob)
-    ).status_code == 404
+    ).status_code == 409
     again = await keyed_api.post("/v1/trigger-spellcheck", json=post, headers=alice)
     assert again.status_code == 202
 

@@ -94,3 +94,18 @@ async def test_bad_idempotency_key_is_400(api: ApiClient) -> None:
     )
     assert response.status_code == 400
     assert (await response.get_json())["details"][0]["field"] == "Idempotency-Key"
+
+
+async def test_a_batch_essay_that_cannot_fit_what_is_sent_is_413_and_nothing_is_made(
+    api: ApiClient,
+) -> None:
+    # Under every raw-byte limit, but six times larger as JSON (each character is \u0001):
+    # what is sent to Temporal is what must fit.
+    text = "\x01" * (384 * 1024 - 1)
+    batch_id = "escaped-controls"
+    response = await api.post("/v1/batch", json={"batch_id": batch_id, "essays": [{"text": text}]})
+    assert response.status_code == 413, await response.get_data()
+    body = await response.get_json()
+    assert_error(body, "Request entity too large")
+    assert "essays[0]" in body["details"]
+    assert (await api.get(f"/v1/batch/{batch_id}/status")).status_code == 404

@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.helpers import TopicReader, wait_until
 from tests.observability.conftest import ObservedStack
 from tests.observability.reading import json_lines
+from workflows.ids import chunk_workflow_id
 
 
 def lines_with(path: Path, correlation_id: str) -> list[dict]:
@@ -102,7 +103,7 @@ async def test_a_batch_is_followed_by_its_correlation_id(observed: ObservedStack
     for message in ("stored chunk", "published chunk"):
         line = one(worker, message)
         assert line["batch_id"] == batch_id
-        assert line["temporal_activity"]["workflow_id"] == f"batch-{batch_id}-c1"
+        assert line["temporal_activity"]["workflow_id"] == chunk_workflow_id(batch_id, 1)
 
 
 async def test_every_line_of_the_api_and_the_worker_is_one_json_object(

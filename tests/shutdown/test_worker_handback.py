@@ -25,6 +25,7 @@ from tests.conftest import Server
 from tests.helpers import TopicReader, wait_until
 from tests.shutdown.deployment import Deployment, terminate
 from workflows.events import event_id_for
+from workflows.ids import chunk_workflow_id
 
 GRACE_S = 2
 BATCH_ESSAYS = 30
@@ -69,7 +70,9 @@ async def all_running(
     """The chunk's store activity runs on `worker`, and each essay's workflow task (running its
     store step) has started: on `worker` too, which holds the essay's workflow in its cache and
     so gets its tasks first."""
-    chunk = (await client.get_workflow_handle(f"batch-{batch_id}-c1").describe()).raw_description
+    chunk = (
+        await client.get_workflow_handle(chunk_workflow_id(batch_id, 1)).describe()
+    ).raw_description
     if not any(
         a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
         and a.last_worker_identity.startswith(f"{worker.pid}@")
@@ -144,7 +147,7 @@ async def test_a_stopping_worker_hands_back_hung_activities_within_its_grace_per
     first_identity = f"{first.pid}@"
 
     # The chunk's activity handed back (completed, with what it had) instead of timing out.
-    chunk = await client.get_workflow_handle(f"batch-{batch_id}-c1").fetch_history()
+    chunk = await client.get_workflow_handle(chunk_workflow_id(batch_id, 1)).fetch_history()
     outcome, identity = first_activity_outcome(chunk)
     assert (outcome, identity.startswith(first_identity)) == (
         "EVENT_TYPE_ACTIVITY_TASK_COMPLETED",
