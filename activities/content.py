@@ -57,7 +57,8 @@ class ContentActivities:
         try:
             # A local activity: the SDK would not cancel it when the worker stops.
             storage_id = await within_shutdown_grace(
-                self._store(inp.text, inp.correlation_id), self._shutdown_grace
+                self._store(inp.text, inp.correlation_id, inp.idempotency_key),
+                self._shutdown_grace,
             )
         except ApplicationError as exc:
             count_content("rejected" if exc.non_retryable else "unavailable")
@@ -86,7 +87,10 @@ class ContentActivities:
 
         async def store_one(essay_id: str) -> None:
             try:
-                result.stored[essay_id] = await self._store(texts[essay_id], inp.correlation_id)
+                key = f"{inp.submission}/{essay_id}" if inp.submission else None
+                result.stored[essay_id] = await self._store(
+                    texts[essay_id], inp.correlation_id, key
+                )
             except ApplicationError as exc:
                 if exc.non_retryable:
                     result.rejected[essay_id] = exc.message
@@ -116,17 +120,15 @@ class ContentActivities:
         )
         return result
 
-    async def _store(self, text: str, correlation_id: str) -> str:
+    async def _store(self, text: str, correlation_id: str, idempotency_key: str | None) -> str:
+        headers = {"Content-Type": "text/plain; charset=utf-8", "X-Correlation-ID": correlation_id}
+        if idempotency_key:
+            # A Content Service that honours it returns the first storage id to a repeat, so a
+            # repeated event is byte-identical; one that ignores it stores a second copy.
+            headers["Idempotency-Key"] = idempotency_key
         async with self._slots:
             try:
-                response = await self._http.post(
-                    self._url,
-                    content=text.encode(),
-                    headers={
-                        "Content-Type": "text/plain; charset=utf-8",
-                        "X-Correlation-ID": correlation_id,
-                    },
-                )
+                response = await self._http.post(self._url, content=text.encode(), headers=headers)
             except httpx.TransportError as exc:
                 # Connection refused, DNS, timeouts: the service may come back, so retry. No
                 # chained cause: the server keeps only ~4 KB of a pending activity's last

@@ -98,6 +98,7 @@ class BatchEssay(Answer):
     essay_id: str
     state: EssayState
     text_storage_id: str | None
+    event_id: str | None = Field(description="its event's id, once the event is built")
     error: str | None
     retrying_step: str | None = Field(description="the step being retried, if one is")
     attempts: int | None

@@ -156,6 +156,7 @@ async def ceiling(
                 text_storage_id=await store(i),
                 correlation_id=correlation_id,
                 timestamp=datetime.now(UTC),
+                submission=correlation_id,
                 batch_id=batch_id,
             )
             sends.append(

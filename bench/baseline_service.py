@@ -77,6 +77,7 @@ def create_app() -> Quart:
                 text_storage_id=stored.json()["storage_id"],
                 correlation_id=correlation_id,
                 timestamp=datetime.now(UTC),
+                submission=correlation_id,
             )
             await producer.send_and_wait(
                 settings.kafka_topic, value=event.to_bytes(), key=event.key, headers=event.headers()

@@ -40,6 +40,7 @@ class NaiveEssayWorkflow:
             text_storage_id=stored.storage_id,
             correlation_id=inp.correlation_id,
             timestamp=workflow.now(),
+            submission=workflow.info().first_execution_run_id,
         )
         await workflow.execute_activity(
             PUBLISH_SPELLCHECK_REQUESTED,

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
 
-from content_store.storage import STORAGE_ID, FileStorage
+from content_store.storage import STORAGE_ID, FileStorage, KeyReused
 
 log = logging.getLogger("content_store")
 
 DISK_THREADS = 32
+# The same key stores once: a repeated POST (a retried activity) gets the first storage id.
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # HuleEdu essays are far smaller; the cap only stops a runaway client from filling the disk.
 MAX_CONTENT_BYTES = 10 * 1024 * 1024
 
@@ -55,7 +58,13 @@ async def store(request: web.Request) -> web.Response:
     data = await request.read()
     if not data:
         return _error(400, "Bad request", "the body is empty: send the text to store")
-    storage_id = await _on_disk(request, request.app[STORAGE].put, data)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        return _error(400, "Bad request", "Idempotency-Key: 1 to 255 visible ASCII characters")
+    try:
+        storage_id = await _on_disk(request, request.app[STORAGE].put, data, key)
+    except KeyReused:
+        return _error(422, "Unprocessable content", "Idempotency-Key reused with other content")
     # The orchestrator sends its correlation id: the line joins the essay's other lines.
     fields = {"storage_id": storage_id, "bytes": len(data)}
     if correlation_id := request.headers.get("X-Correlation-ID"):

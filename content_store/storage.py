@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -9,6 +10,10 @@ import uuid
 from pathlib import Path
 
 STORAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class KeyReused(ValueError):
+    """An Idempotency-Key sent again with other content."""
 
 
 class FileStorage:
@@ -20,8 +25,18 @@ class FileStorage:
         # Two-character fan-out keeps directories small at tens of thousands of essays.
         return self.root / storage_id[:2] / storage_id
 
-    def put(self, data: bytes) -> str:
-        storage_id = uuid.uuid4().hex
+    def put(self, data: bytes, idempotency_key: str | None = None) -> str:
+        """Store `data` under a new id; under a key's own id when one is given, so a repeat of
+        the same store gets the same id. KeyReused when the key came with other data."""
+        if idempotency_key is None:
+            storage_id = uuid.uuid4().hex
+        else:
+            storage_id = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+            earlier = self.get(storage_id)
+            if earlier is not None:
+                if earlier != data:
+                    raise KeyReused(idempotency_key)
+                return storage_id
         target = self._path(storage_id)
         target.parent.mkdir(exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")

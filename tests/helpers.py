@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.batch_models import STATUS_MEMO, ChunkStatus
+from workflows.events import event_id_for
+from workflows.ids import chunk_workflow_id, essay_workflow_id
 
 
 async def wait_until(
@@ -99,3 +105,34 @@ class TopicReader:
                     self.messages.append(
                         Received(r.key, r.value, {k: v for k, v in r.headers}, r.offset)
                     )
+
+
+async def expected_event_ids(
+    client: Client, singles: Iterable[str] = (), batch_ids: Iterable[str] = ()
+) -> dict[str, str]:
+    """Essay id -> the event id its first request must carry: derived, as the workflows do,
+    from the first run id of the workflow that holds the essay (its own, or its chunk's)."""
+    ids: dict[str, str] = {}
+    for essay_id in singles:
+        run = await _first_run_id(client, essay_workflow_id(essay_id))
+        assert run is not None, f"no workflow holds essay {essay_id}"
+        ids[essay_id] = str(event_id_for(essay_id, None, run))
+    for batch_id in batch_ids:
+        number = 1
+        while (run := await _first_run_id(client, chunk_workflow_id(batch_id, number))) is not None:
+            handle = client.get_workflow_handle(chunk_workflow_id(batch_id, number))
+            chunk = await (await handle.describe()).memo_value(STATUS_MEMO, type_hint=ChunkStatus)
+            for essay in chunk.essays:
+                ids[essay.essay_id] = str(event_id_for(essay.essay_id, batch_id, run))
+            number += 1
+    return ids
+
+
+async def _first_run_id(client: Client, workflow_id: str) -> str | None:
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return description.raw_description.workflow_execution_info.first_run_id

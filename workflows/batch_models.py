@@ -220,6 +220,8 @@ class StoreChunkInput(BaseModel):
     chunk_number: int
     correlation_id: str
     essay_ids: list[str]  # only those still to store
+    # The chunk's first run id: with an essay id, the Content Service's Idempotency-Key.
+    submission: str | None = None
 
 
 class StoreChunkResult(BaseModel):
@@ -241,6 +243,7 @@ class EssayEntry(BaseModel):
     essay_id: str
     state: EssayState
     text_storage_id: str | None = None
+    event_id: str | None = None  # set once its event is built
     error: str | None = None
 
 

@@ -98,6 +98,7 @@ class ChunkWorkflow:
                         chunk_number=self._inp.chunk_number,
                         correlation_id=self._inp.correlation_id,
                         essay_ids=todo,
+                        submission=workflow.info().first_execution_run_id,
                     ),
                     **CHUNK_ACTIVITY_OPTS,
                     heartbeat_timeout=timedelta(seconds=self._inp.heartbeat_timeout_s),
@@ -121,11 +122,14 @@ class ChunkWorkflow:
                 text_storage_id=e.text_storage_id or "",
                 correlation_id=self._inp.correlation_id,
                 timestamp=now,
+                submission=workflow.info().first_execution_run_id,
                 batch_id=self._inp.batch_id,
             )
             for e in self._essays.values()
             if e.state == EssayState.STORED
         }
+        for essay_id, event in events.items():
+            self._essays[essay_id].event_id = str(event.event_id)
         while events and not self._cancelled():
             result = await self._until_done_or_cancelled(
                 workflow.start_activity_method(

@@ -55,6 +55,11 @@ class EssayWorkflow:
             essay_id=inp.essay_id, state=EssayState.RECEIVED, correlation_id=inp.correlation_id
         )
         self._event = inp.resume_event
+        # Fixed at acceptance (the first run's start), so an event built again, after a lost
+        # workflow task, carries the same timestamp.
+        self._accepted_at = inp.accepted_at or workflow.info().workflow_start_time
+        # This acceptance of the essay: its event id and its store's idempotency key.
+        self._submission = workflow.info().first_execution_run_id
 
     @workflow.run
     async def run(self, inp: EssayInput) -> EssayStatus:
@@ -65,7 +70,10 @@ class EssayWorkflow:
                 STORE_ESSAY,
                 ContentActivities.store_essay,
                 StoreEssayInput(
-                    essay_id=inp.essay_id, text=inp.text, correlation_id=inp.correlation_id
+                    essay_id=inp.essay_id,
+                    text=inp.text,
+                    correlation_id=inp.correlation_id,
+                    idempotency_key=f"{self._submission}/{inp.essay_id}",
                 ),
             )
             self._status.state = EssayState.STORED
@@ -74,12 +82,13 @@ class EssayWorkflow:
 
         if self._event is None:
             # Built once (and carried across continue-as-new), so every retry sends the same
-            # bytes: the same event id and the same timestamp.
+            # bytes; built again only after a lost workflow task, from the same inputs.
             self._event = SpellcheckRequestedEvent.for_essay(
                 essay_id=inp.essay_id,
                 text_storage_id=self._status.text_storage_id or "",
                 correlation_id=inp.correlation_id,
-                timestamp=workflow.now(),
+                timestamp=self._accepted_at,
+                submission=self._submission,
             )
             self._status.event_id = str(self._event.event_id)
         await self._step(
@@ -133,6 +142,7 @@ class EssayWorkflow:
                 correlation_id=inp.correlation_id,
                 resume=self._status,
                 resume_event=self._event,
+                accepted_at=self._accepted_at,
             )
         )
 

@@ -21,12 +21,20 @@ SOURCE_SERVICE = "huleedu-batch-service"
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c3c9e-5a8e-5d0b-9a57-2c1a8e0f4b11")
 
 
-def event_id_for(essay_id: str, batch_id: str | None = None) -> uuid.UUID:
-    """The same essay always gets the same id, so a retried publish can be dropped downstream.
+def event_id_for(
+    essay_id: str, batch_id: str | None, submission: str, request: int = 1
+) -> uuid.UUID:
+    """The same request of the same accepted essay always gets the same id, so a retried
+    publish can be dropped downstream.
 
-    The batch id is part of the name so two batches that reuse a client essay id differ.
+    `submission` names this acceptance of the essay (the first run id of the workflow holding
+    it, which survives retries, continue-as-new and worker restarts), so the same client ids
+    submitted again after retention get a new id that no consumer drops as a duplicate. The
+    batch id keeps two batches that reuse a client essay id apart; `request` counts requests
+    for the same essay (1 for the first).
     """
-    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{batch_id or ''}/{essay_id}:{TOPIC}")
+    name = f"{batch_id or ''}/{essay_id}/{submission}/{request}:{TOPIC}"
+    return uuid.uuid5(EVENT_ID_NAMESPACE, name)
 
 
 def _parent_id_is_optional(schema: dict) -> None:
@@ -84,10 +92,12 @@ class SpellcheckRequestedEvent(BaseModel):
         text_storage_id: str,
         correlation_id: str,
         timestamp: datetime,
+        submission: str,
         batch_id: str | None = None,
+        request: int = 1,
     ) -> SpellcheckRequestedEvent:
         return cls(
-            event_id=event_id_for(essay_id, batch_id),
+            event_id=event_id_for(essay_id, batch_id, submission, request),
             entity_ref=EntityRef(entity_id=essay_id, parent_id=batch_id),
             system_metadata=SystemMetadata(timestamp=timestamp, correlation_id=correlation_id),
             text_storage_id=text_storage_id,

@@ -6,6 +6,7 @@ Every field added later must have a default, so histories recorded before it sti
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -34,12 +35,15 @@ class EssayInput(BaseModel):
     # Carried across continue-as-new (a long outage): what the earlier runs achieved.
     resume: EssayStatus | None = None
     resume_event: SpellcheckRequestedEvent | None = None
+    accepted_at: datetime | None = None  # the first run's start; the event's timestamp
 
 
 class StoreEssayInput(BaseModel):
     essay_id: str
     text: str
     correlation_id: str
+    # Sent as the Content Service's Idempotency-Key: a repeated store gets the same storage id.
+    idempotency_key: str | None = None
 
 
 class StoredEssay(BaseModel):

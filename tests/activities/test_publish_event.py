@@ -20,6 +20,7 @@ EVENT = SpellcheckRequestedEvent.for_essay(
     text_storage_id="b" * 32,
     correlation_id="corr-7",
     timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    submission="first-run-id",
 )
 
 

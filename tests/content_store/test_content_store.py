@@ -1,5 +1,7 @@
 """The content store as a real HTTP server (the contract the activities rely on)."""
 
+import uuid
+
 import httpx
 
 from tests.conftest import Server, content_url
@@ -34,3 +36,23 @@ async def test_errors_are_json_with_the_right_status(content_store: Server) -> N
     assert (bad_id.status_code, unknown.status_code, empty.status_code) == (400, 404, 400)
     for response in (bad_id, unknown, empty):
         assert set(response.json()) == {"error", "details"}
+
+
+async def test_an_idempotency_key_stores_once(content_store: Server) -> None:
+    url = content_url(content_store)
+    key = {"Idempotency-Key": f"run-{uuid.uuid4()}/essay-1"}
+    async with httpx.AsyncClient() as http:
+        first = await http.post(url, content=b"same text", headers=key)
+        again = await http.post(url, content=b"same text", headers=key)
+        other_key = await http.post(
+            url, content=b"same text", headers={"Idempotency-Key": f"run-{uuid.uuid4()}/e"}
+        )
+        reused = await http.post(url, content=b"another text", headers=key)
+        bad = await http.post(url, content=b"x", headers={"Idempotency-Key": "has space"})
+        stored = await http.get(f"{url}/{first.json()['storage_id']}")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json() == again.json()
+    assert other_key.json()["storage_id"] != first.json()["storage_id"]
+    assert (reused.status_code, bad.status_code) == (422, 400)
+    assert set(reused.json()) == {"error", "details"}
+    assert stored.content == b"same text"

@@ -6,9 +6,8 @@ import uuid
 
 import httpx
 
-from tests.helpers import TopicReader, wait_until
+from tests.helpers import TopicReader, expected_event_ids, wait_until
 from tests.stack import Stack
-from workflows.events import event_id_for
 
 
 def essays(count: int, label: str) -> list[dict]:
@@ -81,6 +80,7 @@ async def test_a_batch_in_pages_is_published_essay_by_essay(stack: Stack) -> Non
 
     async with TopicReader(stack.settings.kafka_bootstrap_servers, stack.settings.kafka_topic) as r:
         messages = await r.read_keys({e.encode() for e in essay_ids}, timeout_s=60)
+    expected = await expected_event_ids(stack.client, batch_ids=[batch_id])
     async with httpx.AsyncClient() as http:
         for n, essay_id in enumerate(essay_ids):
             event = messages[essay_id.encode()].body
@@ -89,7 +89,7 @@ async def test_a_batch_in_pages_is_published_essay_by_essay(stack: Stack) -> Non
                 "entity_type": "essay",
                 "parent_id": batch_id,
             }
-            assert event["event_id"] == str(event_id_for(essay_id, batch_id))
+            assert event["event_id"] == expected[essay_id]
             stored = await http.get(
                 f"{stack.settings.content_service_url}/{event['text_storage_id']}"
             )

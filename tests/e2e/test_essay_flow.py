@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.helpers import TopicReader, wait_until
+from tests.helpers import TopicReader, expected_event_ids, wait_until
 from tests.stack import Stack
-from workflows.events import EVENT_TYPE, event_id_for
+from workflows.events import EVENT_TYPE
 from workflows.models import PUBLISH_SPELLCHECK_REQUESTED, STORE_ESSAY
 
 TEXT = 'Helo wrold.\nThis essay has ünïcode, emoji 🙂, "quotes" and a trailing newline\n'
@@ -33,9 +33,10 @@ async def test_an_essay_reaches_kafka_and_its_text_reads_back(stack: Stack) -> N
     async with TopicReader(stack.settings.kafka_bootstrap_servers, stack.settings.kafka_topic) as r:
         message = (await r.read_keys({essay_id.encode()}, timeout_s=30))[essay_id.encode()]
     event = message.body
+    [event_id] = (await expected_event_ids(stack.client, singles=[essay_id])).values()
     storage_id = event["text_storage_id"]
     assert event == {
-        "event_id": str(event_id_for(essay_id)),
+        "event_id": event_id,
         "event": EVENT_TYPE,
         "entity_ref": {"entity_id": essay_id, "entity_type": "essay"},
         "status": "pending_spellcheck",
@@ -49,7 +50,7 @@ async def test_an_essay_reaches_kafka_and_its_text_reads_back(stack: Stack) -> N
     assert stamp.utcoffset() == timedelta(0)
     assert posted_at - timedelta(seconds=5) <= stamp <= datetime.now(UTC)
     assert message.headers == {
-        "event_id": str(event_id_for(essay_id)).encode(),
+        "event_id": event_id.encode(),
         "event_type": EVENT_TYPE.encode(),
         "correlation_id": b"corr-e2e-1",
         "source_service": b"huleedu-batch-service",
@@ -65,7 +66,7 @@ async def test_an_essay_reaches_kafka_and_its_text_reads_back(stack: Stack) -> N
     status = (await stack.api.get(f"/v1/essays/{essay_id}/status")).json()
     assert status["state"] == "published"
     assert status["text_storage_id"] == storage_id
-    assert status["event_id"] == str(event_id_for(essay_id))
+    assert status["event_id"] == event_id
 
 
 async def post_essays(stack: Stack, count: int, label: str) -> list[str]:
@@ -96,8 +97,9 @@ async def read_events(stack: Stack, essay_ids: list[str]) -> dict[str, dict]:
     async with TopicReader(stack.settings.kafka_bootstrap_servers, stack.settings.kafka_topic) as r:
         messages = await r.read_keys({e.encode() for e in essay_ids}, timeout_s=90)
     received = {key.decode(): m.body for key, m in messages.items()}
+    expected = await expected_event_ids(stack.client, singles=essay_ids)
     for essay_id in essay_ids:
-        assert received[essay_id]["event_id"] == str(event_id_for(essay_id))
+        assert received[essay_id]["event_id"] == expected[essay_id]
     return received
 
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from workflows.events import event_id_for
-
 ACCEPTED = 202
 UNAVAILABLE = 503
 CONFLICT = 409
@@ -29,10 +27,6 @@ class Essay:
     essay_id: str
     text: str
     batch_id: str | None = None
-
-    @property
-    def event_id(self) -> str:
-        return str(event_id_for(self.essay_id, self.batch_id))
 
 
 @dataclass(frozen=True)

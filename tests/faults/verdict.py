@@ -1,8 +1,7 @@
 """After a scenario: count what arrived against what was accepted, and check every copy.
 
 The events are compared by `event_id`; a copy after the first is a duplicate, and must be
-byte-identical to the first. One exception is known (see `rewritten_singles`): it turns the
-scenario into an expected failure rather than a pass, so every run shows it until it is fixed.
+byte-identical to the first.
 """
 
 from __future__ import annotations
@@ -19,10 +18,6 @@ from tests.faults.report import Row
 
 if TYPE_CHECKING:
     from tests.faults.scenario import Scenario
-
-# What a second run of a single essay's workflow task writes anew: its store step gets a new
-# storage id from the Content Service, and its event a new `workflow.now()` timestamp.
-RERUN_FIELDS = {"text_storage_id", "system_metadata.timestamp"}
 
 
 def tally(run: Scenario, expected: dict[str, Essay]) -> Row:
@@ -45,32 +40,17 @@ def tally(run: Scenario, expected: dict[str, Essay]) -> Row:
     )
 
 
-def rewritten_singles(counter: EventCounter, expected: dict[str, Essay]) -> set[str]:
-    """Essay ids whose duplicates are not byte-identical to the first copy.
-
-    Only one difference is tolerated: a single essay (no batch) whose store and publish ran
-    again because its workflow task was lost after the publish (a killed worker or server,
-    or a task that timed out). Its local activities' results are recorded only when the task
-    completes, so the re-run stores the text again and builds the event again. Any other
-    difference, and any difference in a batch's event, fails the scenario here.
-    """
-    rewritten = set()
-    for event_id, first, later in counter.unlike:
-        essay = expected[event_id]
-        changed = changed_fields(first, later)
-        assert essay.batch_id is None and changed <= RERUN_FIELDS, (
-            f"a duplicate of {essay.essay_id} differs from its first copy in {sorted(changed)}"
+def assert_repeats_identical(counter: EventCounter, expected: dict[str, Essay]) -> None:
+    """Every copy after the first is byte-identical to it: the same event id, timestamp and
+    storage id, for a single essay whose workflow task was lost after its publish too (its
+    event is rebuilt from its acceptance time, and the Content Service's Idempotency-Key
+    returns the first storage id)."""
+    if counter.unlike:
+        event_id, first, later = counter.unlike[0]
+        raise AssertionError(
+            f"{len(counter.unlike)} repeats differ from their first copy; "
+            f"{expected[event_id].essay_id}'s in {sorted(changed_fields(first, later))}"
         )
-        rewritten.add(essay.essay_id)
-    return rewritten
-
-
-def known_gap(rewritten: set[str]) -> str:
-    return (
-        f"known gap: {len(rewritten)} single essays were published again under the same "
-        "event_id with a new text_storage_id and timestamp (their workflow task was lost "
-        "after the publish, so its local activities ran again): " + ", ".join(sorted(rewritten)[:5])
-    )
 
 
 async def check_copies(content_url: str, copies: list[tuple[Copy, Essay]]) -> None:
@@ -79,7 +59,6 @@ async def check_copies(content_url: str, copies: list[tuple[Copy, Essay]]) -> No
         for copy, essay in copies:
             event = json.loads(copy.value)
             assert copy.key == essay.essay_id.encode()
-            assert event["event_id"] == essay.event_id
             assert event["entity_ref"]["entity_id"] == essay.essay_id
             assert event["entity_ref"].get("parent_id") == essay.batch_id
             stored = await http.get(f"{content_url}/{event['text_storage_id']}")

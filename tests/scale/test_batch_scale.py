@@ -13,10 +13,9 @@ import uuid
 import httpx
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.helpers import TopicReader, wait_until
+from tests.helpers import TopicReader, expected_event_ids, wait_until
 from tests.scale.conftest import limits, limits_name
 from tests.stack import Stack
-from workflows.events import event_id_for
 
 ESSAYS = int(os.environ.get("SCALE_ESSAYS", "1000"))
 PAGE = 250
@@ -90,10 +89,11 @@ async def test_a_large_batch_stays_inside_the_limits(stack: Stack) -> None:
         messages = await r.read_keys({e.encode() for e in essay_ids}, timeout_s=120)
     published_s = time.monotonic() - began
 
+    expected = await expected_event_ids(stack.client, batch_ids=[batch_id])
     async with httpx.AsyncClient(timeout=30) as http:
         for n, essay_id in enumerate(essay_ids):
             event = messages[essay_id.encode()].body
-            assert event["event_id"] == str(event_id_for(essay_id, batch_id))
+            assert event["event_id"] == expected[essay_id]
             assert event["entity_ref"]["parent_id"] == batch_id
             stored = await http.get(
                 f"{stack.settings.content_service_url}/{event['text_storage_id']}"

@@ -13,12 +13,11 @@ import httpx
 import pytest
 
 from activities.kafka import KafkaPublisher
-from tests.helpers import TopicReader, wait_until
+from tests.helpers import TopicReader, expected_event_ids, wait_until
 from tests.shutdown.deployment import Deployment, exit_code, refuses_connections, sigterm
 from tests.shutdown.held_request import HeldRequest
 from worker import build_http_client, build_workers
 from workflows.batch import BatchWorkflow
-from workflows.events import event_id_for
 
 BATCH_ESSAYS = 5
 # hypercorn_config.py's graceful_timeout, plus a slow machine's process exit.
@@ -77,11 +76,11 @@ async def drain_and_check(deployment: Deployment) -> None:
     # And what they accepted goes through: the essay's event, and the batch's once triggered.
     parent = deployment.client.get_workflow_handle_for(BatchWorkflow.run, f"batch-{batch_id}")
     await parent.execute_update(BatchWorkflow.trigger)
-    expected = {single_body["essay_id"]: event_id_for(single_body["essay_id"])}
-    expected.update({e: event_id_for(e, batch_id) for e in batch_body["essay_ids"]})
+    expected = await expected_event_ids(
+        deployment.client, singles=[single_body["essay_id"]], batch_ids=[batch_id]
+    )
+    assert expected.keys() == {single_body["essay_id"], *batch_body["essay_ids"]}
     settings = deployment.settings
     async with TopicReader(settings.kafka_bootstrap_servers, settings.kafka_topic) as reader:
         received = await reader.read_keys({e.encode() for e in expected}, timeout_s=60)
-    assert {k.decode(): m.body["event_id"] for k, m in received.items()} == {
-        e: str(event_id) for e, event_id in expected.items()
-    }
+    assert {k.decode(): m.body["event_id"] for k, m in received.items()} == expected

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.helpers import TopicReader, wait_until
+from tests.helpers import TopicReader, expected_event_ids, wait_until
 from tests.shutdown.deployment import (
     Deployment,
     exit_code,
@@ -21,7 +21,6 @@ from tests.shutdown.deployment import (
 )
 from tests.shutdown.held_request import HeldRequest
 from tests.shutdown.load import Accepted, Balancer, Load
-from workflows.events import event_id_for
 
 ESSAYS_PER_PHASE = 20
 STOP_WITHIN_S = 60  # the 10 s grace periods, on a slow machine
@@ -72,7 +71,12 @@ async def test_a_rolling_restart_under_load_loses_no_essay(deployment: Deploymen
         await balancer.aclose()
 
     assert balancer.failures == []
-    expected = {str(event_id_for(a.essay_id, a.batch_id)) for a in load.accepted}
+    ids = await expected_event_ids(
+        deployment.client,
+        singles=[a.essay_id for a in load.accepted if not a.batch_id],
+        batch_ids={a.batch_id for a in load.accepted if a.batch_id},
+    )
+    expected = {ids[a.essay_id] for a in load.accepted}
     assert len(expected) == len(load.accepted)  # no essay id was handed out twice
     settings = deployment.settings
     async with TopicReader(settings.kafka_bootstrap_servers, settings.kafka_topic) as reader:

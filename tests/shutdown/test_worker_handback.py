@@ -22,9 +22,8 @@ from activities.shutdown import WORKER_STOPPING
 from api.app import create_app
 from devstack.components import ManagedProcess
 from tests.conftest import Server
-from tests.helpers import TopicReader, wait_until
+from tests.helpers import TopicReader, expected_event_ids, wait_until
 from tests.shutdown.deployment import Deployment, terminate
-from workflows.events import event_id_for
 from workflows.ids import chunk_workflow_id
 
 GRACE_S = 2
@@ -154,15 +153,13 @@ async def test_a_stopping_worker_hands_back_hung_activities_within_its_grace_per
         True,
     )
 
-    expected = {e: event_id_for(e) for e in essay_ids}
-    expected.update({e: event_id_for(e, batch_id) for e in batch_essay_ids})
+    expected = await expected_event_ids(client, singles=essay_ids, batch_ids=[batch_id])
+    assert expected.keys() == {*essay_ids, *batch_essay_ids}
     async with TopicReader(
         deployment.settings.kafka_bootstrap_servers, deployment.settings.kafka_topic
     ) as reader:
         received = await reader.read_keys({e.encode() for e in expected}, timeout_s=120)
-    assert {k.decode(): m.body["event_id"] for k, m in received.items()} == {
-        e: str(event_id) for e, event_id in expected.items()
-    }
+    assert {k.decode(): m.body["event_id"] for k, m in received.items()} == expected
     for essay_id in essay_ids:
         history = await client.get_workflow_handle(f"essay-{essay_id}").fetch_history()
         # Its store step was abandoned at the end of the grace period, then retried.

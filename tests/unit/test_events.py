@@ -17,12 +17,16 @@ SCHEMA_FILE = Path(__file__).parents[2] / "schemas" / "essay.spellcheck.requeste
 NOW = datetime(2025, 5, 25, 12, 0, tzinfo=UTC)
 
 
+RUN = "0196e3f2-6b1c-7d3a-9f2e-5a4b3c2d1e0f"  # the first run id of the holding workflow
+
+
 def make(batch_id: str | None = None) -> SpellcheckRequestedEvent:
     return SpellcheckRequestedEvent.for_essay(
         essay_id="essay_123",
         text_storage_id="a" * 32,
         correlation_id="corr_123",
         timestamp=NOW,
+        submission=RUN,
         batch_id=batch_id,
     )
 
@@ -36,7 +40,7 @@ def test_committed_schema_matches_the_model() -> None:
 def test_single_essay_body_is_the_seeds_shape_plus_event_id() -> None:
     body = json.loads(make().to_bytes())
     assert body == {
-        "event_id": str(event_id_for("essay_123")),
+        "event_id": str(event_id_for("essay_123", None, RUN)),
         "event": EVENT_TYPE,
         "entity_ref": {"entity_id": "essay_123", "entity_type": "essay"},
         "status": "pending_spellcheck",
@@ -54,12 +58,22 @@ def test_batch_essay_carries_parent_id() -> None:
     }
 
 
-def test_event_id_is_deterministic_and_scoped_by_batch() -> None:
+def test_event_id_is_fixed_per_submission_and_request_and_scoped_by_batch() -> None:
     assert make().event_id == make().event_id
-    assert event_id_for("e1") == uuid.uuid5(
-        uuid.UUID("6f1c3c9e-5a8e-5d0b-9a57-2c1a8e0f4b11"), "/e1:essay.spellcheck.requested.v1"
+    assert event_id_for("e1", "b1", RUN, 2) == uuid.uuid5(
+        uuid.UUID("6f1c3c9e-5a8e-5d0b-9a57-2c1a8e0f4b11"),
+        f"b1/e1/{RUN}/2:essay.spellcheck.requested.v1",
     )
-    assert event_id_for("e1", "b1") != event_id_for("e1", "b2") != event_id_for("e1")
+    assert event_id_for("e1", None, RUN) == event_id_for("e1", None, RUN, 1)
+    ids = {
+        event_id_for("e1", "b1", RUN),
+        event_id_for("e1", "b2", RUN),
+        event_id_for("e1", None, RUN),
+        # The same client ids accepted again (next term, after retention): a new id.
+        event_id_for("e1", "b1", "another-first-run-id"),
+        event_id_for("e1", "b1", RUN, 2),
+    }
+    assert len(ids) == 5
 
 
 def test_headers_follow_header_first_convention() -> None:

@@ -33,6 +33,7 @@ from workflows.batch_models import (
     StoreChunkResult,
 )
 from workflows.chunk import ChunkWorkflow
+from workflows.events import SpellcheckRequestedEvent
 from workflows.ids import batch_workflow_id, chunk_workflow_id
 from workflows.models import EssayState
 
@@ -46,6 +47,7 @@ class FakeChunkActivities:
         self.flaky: set[str] = set()  # fail once, transiently
         self.rejected: set[str] = set()  # fail for good
         self.publish_stall_after: int | None = None
+        self.events: list[SpellcheckRequestedEvent] = []
 
     @activity.defn(name=STORE_CHUNK)
     async def store(self, inp: StoreChunkInput) -> StoreChunkResult:
@@ -77,6 +79,7 @@ class FakeChunkActivities:
                 return result
             essay_id = event.entity_ref.entity_id
             self.published.append(essay_id)
+            self.events.append(event)
             result.published.append(essay_id)
         return result
 
@@ -100,8 +103,16 @@ def ids(prefix: str, count: int) -> list[str]:
     return [f"{prefix}-{n}" for n in range(count)]
 
 
-async def add_page(client: Client, queue: str, batch_id: str, essay_ids: list[str], **extra):
-    """What the API does: assign chunk numbers on the parent, then start the chunks."""
+async def add_page(
+    client: Client,
+    queue: str,
+    batch_id: str,
+    essay_ids: list[str],
+    reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    **extra,
+):
+    """What the API does: assign chunk numbers on the parent, then start the chunks. `reuse`
+    ALLOW_DUPLICATE stands for the ids' earlier workflows gone with retention."""
     page = AddPageInput(
         page_digest=uuid.uuid4().hex,
         chunks=[ChunkPlan(essay_ids=essay_ids)],
@@ -118,7 +129,7 @@ async def add_page(client: Client, queue: str, batch_id: str, essay_ids: list[st
             id=batch_workflow_id(batch_id),
             task_queue=queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=reuse,
         ),
     )
     for number in assignment.chunk_numbers:
@@ -133,6 +144,7 @@ async def add_page(client: Client, queue: str, batch_id: str, essay_ids: list[st
             ),
             id=chunk_workflow_id(batch_id, number),
             task_queue=queue,
+            id_reuse_policy=reuse,
         )
     return assignment
 
@@ -200,3 +212,18 @@ async def test_pages_are_refused_once_closed_or_clashing(batch_env) -> None:
     await parent.execute_update(BatchWorkflow.cancel)
     result = await parent.result()
     assert (result.state, result.counts.cancelled) == (BatchState.CANCELLED, 2)
+
+
+async def test_the_same_ids_accepted_again_after_retention_get_new_event_ids(batch_env) -> None:
+    client, queue, fakes = batch_env
+    batch_id = f"class-9b-{uuid.uuid4().hex[:6]}"
+    parent = client.get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
+    for term in ("autumn", "spring"):
+        await add_page(
+            client, queue, batch_id, ["anna-1"], reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        )
+        await parent.execute_update(BatchWorkflow.trigger)
+        assert (await parent.result()).counts.published == 1, term
+    autumn, spring = fakes.events
+    assert autumn.entity_ref == spring.entity_ref
+    assert autumn.event_id != spring.event_id

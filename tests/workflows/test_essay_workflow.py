@@ -37,6 +37,7 @@ class FakeActivities:
         self.publish_failures = publish_failures
         self.store_calls = 0
         self.published: list[PublishEventInput] = []
+        self.first_run_id = ""
         self.release_store = asyncio.Event()
         self.release_store.set()
 
@@ -72,9 +73,11 @@ def worker(env: WorkflowEnvironment, fakes: FakeActivities, queue: str) -> Worke
 async def run(env: WorkflowEnvironment, fakes: FakeActivities, inp: EssayInput):
     queue = f"tq-{uuid.uuid4()}"
     async with worker(env, fakes, queue):
-        return await env.client.execute_workflow(
+        handle = await env.client.start_workflow(
             EssayWorkflow.run, inp, id=f"essay-{inp.essay_id}", task_queue=queue
         )
+        fakes.first_run_id = handle.first_execution_run_id
+        return await handle.result()
 
 
 async def test_stores_then_publishes_the_event(ts_env: WorkflowEnvironment) -> None:
@@ -85,7 +88,7 @@ async def test_stores_then_publishes_the_event(ts_env: WorkflowEnvironment) -> N
     assert result.text_storage_id == STORAGE_ID
     [published] = fakes.published
     event = published.event
-    assert event.event_id == event_id_for(inp.essay_id)
+    assert event.event_id == event_id_for(inp.essay_id, None, fakes.first_run_id)
     assert result.event_id == str(event.event_id)
     assert event.entity_ref.entity_id == inp.essay_id
     assert event.entity_ref.parent_id is None
@@ -144,3 +147,17 @@ async def test_query_reports_the_state_while_running(ts_env: WorkflowEnvironment
         result = await handle.result()
         assert (await handle.query(EssayWorkflow.status)) == result
     assert result.state == EssayState.PUBLISHED
+
+
+async def test_the_same_essay_id_accepted_again_after_retention_gets_a_new_event_id(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    # Retention frees the id: a new workflow under it (the default reuse policy allows one
+    # once the first is closed) is next term's essay, and no consumer may take it for a repeat.
+    fakes = FakeActivities()
+    inp = essay()
+    await run(ts_env, fakes, inp)
+    await run(ts_env, fakes, inp)
+    autumn, spring = (p.event for p in fakes.published)
+    assert autumn.entity_ref == spring.entity_ref
+    assert autumn.event_id != spring.event_id
