@@ -13,6 +13,12 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 
+# The lines a replaced producer leaves, in this order; the fault suite checks the order.
+PRODUCER_DISCARDED = "kafka producer discarded after a failed send; stopping it"
+PRODUCER_STOPPED = "kafka producer stopped"
+PRODUCER_STARTED = "kafka producer started"
+
+
 class IdempotenceRejected(RuntimeError):
     """The broker refused an idempotent producer: a configuration error, not an outage."""
 
@@ -40,6 +46,7 @@ class KafkaPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
+        self._started = 0  # producers started so far: each one's number in the log
 
     def _build(self) -> AIOKafkaProducer:
         s = self._settings
@@ -57,6 +64,11 @@ class KafkaPublisher:
             return self._producer
         async with self._lock:
             if self._producer is None:
+                # A discarded producer's stop() still sends what it had queued. Two producers
+                # writing at once right after a broker restart raced for the same offset on the
+                # embedded broker, which then lost an acknowledged event: the old one is fully
+                # stopped before a new one starts.
+                await asyncio.gather(*self._closing, return_exceptions=True)
                 producer = self._build()
                 try:
                     await producer.start()
@@ -74,6 +86,9 @@ class KafkaPublisher:
                         ) from exc
                     raise
                 self._producer = producer
+                self._started += 1
+                if self._started > 1:
+                    log.warning(PRODUCER_STARTED, extra={"producer": self._started})
         return self._producer
 
     def discard(self, producer: AIOKafkaProducer) -> None:
@@ -84,9 +99,14 @@ class KafkaPublisher:
         if self._producer is not producer:
             return
         self._producer = None
-        task = asyncio.create_task(producer.stop())
+        task = asyncio.create_task(self._stop(producer, self._started))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    async def _stop(self, producer: AIOKafkaProducer, number: int) -> None:
+        log.warning(PRODUCER_DISCARDED, extra={"producer": number})
+        await producer.stop()
+        log.warning(PRODUCER_STOPPED, extra={"producer": number})
 
     async def check_at_startup(self) -> None:
         """Fail fast on a misconfiguration; only warn when the broker is merely down."""

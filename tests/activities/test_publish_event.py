@@ -1,17 +1,20 @@
 """publish_event against the real embedded broker."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.events import BROKER_UNAVAILABLE, EventActivities
 from activities.kafka import IdempotenceRejected, KafkaPublisher
-from devstack.components import free_port
+from devstack.components import ManagedProcess, broker_argv, free_port
 from settings import Settings
-from tests.helpers import TopicReader
+from tests.conftest import HOST, Server
+from tests.helpers import TopicReader, wait_until
 from workflows.events import SpellcheckRequestedEvent
 from workflows.models import PublishEventInput
 
@@ -68,3 +71,90 @@ async def test_broker_down_at_startup_only_warns(make_settings: Callable[..., Se
     publisher = KafkaPublisher(make_settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}"))
     await publisher.check_at_startup()  # must not raise: the worker starts anyway
     await publisher.close()
+
+
+class OneAtATime(KafkaPublisher):
+    """Records every producer that started while another was still alive (started, its stop()
+    not finished), and makes each stop() take a second, as a flush of queued records does."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.alive = 0
+        self.overlaps = 0
+        self.started = 0
+
+    def _build(self) -> AIOKafkaProducer:
+        producer = super()._build()
+        start, stop = producer.start, producer.stop
+        state = {"started": False}
+
+        async def tracked_start() -> None:
+            await start()
+            state["started"] = True
+            self.started += 1
+            self.overlaps += self.alive > 0
+            self.alive += 1
+
+        async def tracked_stop() -> None:
+            if state["started"]:
+                flushed = asyncio.get_running_loop().create_future()
+                asyncio.get_running_loop().call_later(1.0, flushed.set_result, None)
+                await flushed
+            await stop()
+            if state["started"]:
+                self.alive -= 1
+                state["started"] = False
+
+        producer.start, producer.stop = tracked_start, tracked_stop
+        return producer
+
+
+def event_for(n: int) -> PublishEventInput:
+    return PublishEventInput(
+        event=EVENT.model_copy(
+            update={"entity_ref": EVENT.entity_ref.model_copy(update={"entity_id": f"e-{n}"})}
+        )
+    )
+
+
+async def test_a_new_producer_starts_only_once_the_discarded_one_has_stopped(
+    make_settings: Callable[..., Settings], tmp_path
+) -> None:
+    # The outage drill: a producer in use, the broker killed and started again. The discarded
+    # producer still sends what it had queued while it stops; a second producer writing beside
+    # it raced for the same offsets on the embedded broker and lost an acknowledged event.
+    port = free_port()
+    broker = Server(
+        ManagedProcess("broker", broker_argv(port, HOST), log_path=tmp_path / "b.log"), port
+    )
+    await broker.start()
+    settings = make_settings(kafka_bootstrap_servers=broker.address, kafka_request_timeout_ms=1000)
+    publisher = OneAtATime(settings)
+    activities = EventActivities(publisher, settings.kafka_topic)
+    env = ActivityEnvironment()
+    try:
+        await env.run(activities.publish_event, event_for(0))
+        broker.stop()
+        with pytest.raises(ApplicationError):
+            await env.run(activities.publish_event, event_for(1))
+        await broker.start()
+
+        async def retried(n: int) -> None:
+            async def sent() -> bool:
+                try:
+                    await env.run(activities.publish_event, event_for(n))
+                except ApplicationError:
+                    return False
+                return True
+
+            await wait_until(sent, timeout_s=30, what=f"event {n} acknowledged")
+
+        await asyncio.gather(*(retried(n) for n in range(1, 6)))
+        assert publisher.started >= 2  # the producer was replaced
+        assert publisher.overlaps == 0, "a producer started while a discarded one still sent"
+        async with TopicReader(broker.address, settings.kafka_topic) as reader:
+            received = await reader.read_keys({f"e-{n}".encode() for n in range(1, 6)}, 15)
+        assert len(received) == 5
+    finally:
+        await publisher.close()
+        broker.stop()

@@ -6,8 +6,10 @@ import time
 
 import pytest
 
+from activities.kafka import PRODUCER_STARTED
 from tests.faults.scenario import Scenario
 from tests.faults.stack import FaultStack
+from tests.faults.verdict import producers_overlapping
 from workflows.models import PUBLISH_SPELLCHECK_REQUESTED
 
 pytestmark = pytest.mark.faults
@@ -42,3 +44,7 @@ async def test_nothing_is_lost_when_the_broker_stops_mid_run(fault_stack: FaultS
         run.recovered(f"broker started again ({status['attempts']} failed publish attempts seen)")
         await run.counter.start()
         await run.finish(batch.batch_id)
+    # The outage replaced the worker's producer, and never ran two at once.
+    log = fault_stack.worker.log_path
+    assert log is not None and PRODUCER_STARTED in log.read_text(), "no producer was replaced"
+    assert producers_overlapping(log) == []

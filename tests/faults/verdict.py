@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
+from activities.kafka import PRODUCER_DISCARDED, PRODUCER_STARTED, PRODUCER_STOPPED
 from tests.faults.counter import Copy, EventCounter, changed_fields
 from tests.faults.load import Essay
 from tests.faults.report import Row
@@ -76,3 +78,24 @@ async def explain(api: httpx.AsyncClient, missing: list[Essay]) -> str:
         body = (await api.get(f"/v1/batch/{batch_id}/status")).json()
         notes.append(f"{batch_id}: {body.get('state')} {body.get('counts')}")
     return "; ".join(notes)
+
+
+def producers_overlapping(worker_log: Path) -> list[int]:
+    """Producers the worker started while one it had discarded was still stopping (and so
+    still sending what it had queued): the embedded broker loses acknowledged events when two
+    producers write at once right after a restart. Read from the worker's JSON log."""
+    stopping: set[int] = set()
+    overlapping = []
+    for line in worker_log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        number = record.get("producer") if isinstance(record, dict) else None
+        if record.get("message") == PRODUCER_DISCARDED:
+            stopping.add(number)
+        elif record.get("message") == PRODUCER_STOPPED:
+            stopping.discard(number)
+        elif record.get("message") == PRODUCER_STARTED and stopping:
+            overlapping.append(number)
+    return overlapping
