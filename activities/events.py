@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer
@@ -82,25 +84,42 @@ class EventActivities:
         except ApplicationError:
             count_events("failed", len(inp.events))
             raise
-        result = PublishChunkResult()
+        handed: dict[str, asyncio.Future] = {}  # essay id -> its record's delivery
         errors: list[BaseException] = []
 
         async def send_one(event: SpellcheckRequestedEvent) -> None:
             try:
-                await producer.send_and_wait(
+                delivery = await producer.send(
                     self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
                 )
-                result.published.append(event.entity_ref.entity_id)
             except KafkaError as exc:
                 errors.append(exc)
+                return
+            handed[event.entity_ref.entity_id] = delivery
+            with contextlib.suppress(KafkaError):
+                await asyncio.shield(delivery)  # its outcome is read below
 
-        await run_all_heartbeating(send_one(e) for e in inp.events)
+        cancelled = not await run_all_heartbeating(send_one(e) for e in inp.events)
+        # A record handed to the producer goes out even if the activity is cancelled now
+        # (aiokafka cannot take one back, and stop() sends what is queued), so its delivery is
+        # awaited and reported: that essay is published, never called cancelled.
+        unsettled = [d for d in handed.values() if not d.done()]
+        if unsettled:
+            await run_all_heartbeating(_settled(d) for d in unsettled)
+        result = PublishChunkResult()
+        for essay_id, delivery in handed.items():
+            if delivery.cancelled():
+                errors.append(KafkaError("the producer gave up on the record"))
+            elif (failure := delivery.exception()) is not None:
+                errors.append(failure)
+            else:
+                result.published.append(essay_id)
         count_events("published", len(result.published))
         count_events("failed", len(errors))
         _log_chunk(inp, result, errors)
         if errors:
             self._publisher.discard(producer)
-            if not result.published:
+            if not result.published and not cancelled:
                 first = errors[0]
                 raise ApplicationError(
                     f"Kafka acknowledged none of {len(inp.events)} events: "
@@ -120,6 +139,11 @@ class EventActivities:
             raise ApplicationError(
                 f"Kafka unreachable: {type(exc).__name__}: {exc}", type=BROKER_UNAVAILABLE
             ) from None
+
+
+async def _settled(delivery: asyncio.Future) -> None:
+    with contextlib.suppress(KafkaError, asyncio.CancelledError):
+        await asyncio.shield(delivery)
 
 
 def _log_chunk(

@@ -1,6 +1,7 @@
 """publish_event against the real embedded broker."""
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from devstack.components import ManagedProcess, broker_argv, free_port
 from settings import Settings
 from tests.conftest import HOST, Server
 from tests.helpers import TopicReader, wait_until
+from workflows.batch_models import PublishChunkInput
 from workflows.events import SpellcheckRequestedEvent
 from workflows.models import PublishEventInput
 
@@ -158,3 +160,64 @@ async def test_a_new_producer_starts_only_once_the_discarded_one_has_stopped(
     finally:
         await publisher.close()
         broker.stop()
+
+
+class HandOverWatch(KafkaPublisher):
+    """Tells the test when the first record has been handed to the producer."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.handed = asyncio.Event()
+
+    def _build(self) -> AIOKafkaProducer:
+        producer = super()._build()
+        send = producer.send
+
+        async def watched_send(*args, **kwargs):
+            delivery = await send(*args, **kwargs)
+            self.handed.set()
+            return delivery
+
+        producer.send = watched_send
+        return producer
+
+
+async def test_a_cancel_during_a_chunks_publish_reports_every_event_handed_over(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # aiokafka cannot take back a record it was handed: such an essay's event goes out, so it
+    # must come back as published, never be left for the chunk to call cancelled.
+    settings = make_settings()
+    publisher = HandOverWatch(settings)
+    activities = EventActivities(publisher, settings.kafka_topic)
+    batch_id = f"cancel-{uuid.uuid4().hex[:6]}"
+    events = [
+        EVENT.model_copy(
+            update={
+                "entity_ref": EVENT.entity_ref.model_copy(
+                    update={"entity_id": f"c-{n}", "parent_id": batch_id}
+                )
+            }
+        )
+        for n in range(125)
+    ]
+    env = ActivityEnvironment()
+    try:
+        running = asyncio.create_task(
+            env.run(activities.publish_chunk, PublishChunkInput(events=events))
+        )
+        await asyncio.wait_for(publisher.handed.wait(), timeout=15)
+        env.cancel()
+        result = await running
+        await publisher.close()  # sends whatever was still queued
+        # One partition: everything sent before a last marker is read before it.
+        marker = KafkaPublisher(settings)
+        await (await marker.producer()).send_and_wait(settings.kafka_topic, b"end", key=b"end")
+        await marker.close()
+        async with TopicReader(settings.kafka_bootstrap_servers, settings.kafka_topic) as reader:
+            await reader.read_keys({b"end"}, timeout_s=15)
+        on_topic = {m.key.decode() for m in reader.messages} - {"end"}
+        assert on_topic == set(result.published)
+        assert result.published  # the cancel came after the first hand-over
+    finally:
+        await publisher.close()
