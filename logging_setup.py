@@ -35,7 +35,7 @@ _bound: ContextVar[Mapping[str, str]] = ContextVar("log_context", default=_NOTHI
 _WORKFLOW_IDS = {
     "EssayWorkflow": re.compile(r"^essay-(?P<essay_id>.+)$"),
     "BatchWorkflow": re.compile(r"^batch-(?P<batch_id>.+)$"),
-    "ChunkWorkflow": re.compile(r"^batch-(?P<batch_id>[^/]+)/c(?P<chunk>\d+)$"),
+    "ChunkWorkflow": re.compile(r"^batch-(?P<batch_id>[^/]+)/(?P<chunk>.+)$"),
 }
 
 

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
 
     # How soon a killed worker or a cancel reaches a batch chunk's running activity.
     activity_heartbeat_timeout_s: float = Field(default=10.0, ge=1, le=600)
+    # How often a batch's waiting chunks look whether their batch still runs, and a closing
+    # batch at chunks that have not reported their end: how soon a workflow terminated in the
+    # Temporal UI is noticed by the other side. Each look is a few history events.
+    batch_check_s: float = Field(default=300.0, ge=1, le=86_400)
 
     # Worker
     worker_graceful_shutdown_s: float = Field(default=10.0, ge=0)

@@ -9,7 +9,6 @@ results. The cost is one parent and at most two chunk look-ups, whatever the bat
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +24,6 @@ from api.owners import describe_owned, is_ours
 from api.temporal import rpc_timeout, temporal
 from workflows.batch import BatchWorkflow
 from workflows.batch_models import (
-    FIRST_CHUNK_NUMBER,
     STATUS_MEMO,
     STORE_CHUNK,
     BatchState,
@@ -57,48 +55,46 @@ async def _query(handle: WorkflowHandle, query):
         raise
 
 
-async def _parent_status(batch_id: str) -> BatchStatus:
-    handle = temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
+async def parent_status(handle: WorkflowHandle, batch_id: str) -> BatchStatus:
+    """The parent's status: its memo while it runs, its result once completed, and its last
+    memo when an operator terminated or cancelled it (or it failed), so its essays still show."""
     description = await describe_owned(handle, BATCH_WORKFLOW, f"no batch with id {batch_id}")
-    if description.status == WorkflowExecutionStatus.RUNNING:
-        memo = await description.memo_value(STATUS_MEMO, None, type_hint=BatchStatus)
-        return memo or await _query(handle, BatchWorkflow.status)
     if description.status == WorkflowExecutionStatus.COMPLETED:
         return await handle.result(rpc_timeout=rpc_timeout())
-    # Failed or terminated by an operator: only the memo is left to tell.
-    memo = await description.memo()
+    memo = await description.memo_value(STATUS_MEMO, None, type_hint=BatchStatus)
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        return memo or await _query(handle, BatchWorkflow.status)
+    if memo is not None:
+        return memo.model_copy(update={"state": BatchState.FAILED})
     return BatchStatus(
         batch_id=batch_id,
         state=BatchState.FAILED,
-        correlation_id=str(memo.get("correlation_id", "")),
+        correlation_id=str((await description.memo()).get("correlation_id", "")),
         counts=EssayCounts(),
         created_at=description.start_time,
     )
 
 
-async def _chunk_entries(batch_id: str, number: int) -> list[dict[str, Any]]:
-    handle = temporal().get_workflow_handle_for(
-        ChunkWorkflow.run, chunk_workflow_id(batch_id, number)
-    )
+async def _chunk_entries(batch_id: str, key: str) -> list[dict[str, Any]]:
+    handle = temporal().get_workflow_handle_for(ChunkWorkflow.run, chunk_workflow_id(batch_id, key))
     try:
         description = await handle.describe(rpc_timeout=rpc_timeout())
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return []  # assigned, but its request died before starting it
+            return []  # gone (deleted by an operator): nothing of it to show
         raise
     if not await is_ours(description, CHUNK_WORKFLOW):
         return []  # not this batch's chunk: nothing of it is shown
     if description.status == WorkflowExecutionStatus.COMPLETED:
         result = await handle.result(rpc_timeout=rpc_timeout())
         return [_entry(e) for e in result.essays]
+    last = await description.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)
     if description.status != WorkflowExecutionStatus.RUNNING:
         # Terminated, cancelled or timed out by an operator, or failed: no result, only its
         # last memo. What it still owed an event will not get one from it.
-        last = await description.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)
         reason = f"its chunk workflow was {description.status.name.lower()}"
-        return [_entry(e, closed_by=reason) for e in (last.essays if last else [])]
-    memo = await description.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)
-    status = memo or await _query(handle, ChunkWorkflow.status)
+        return [_entry(e) for e in last.closed_by(reason).essays] if last else []
+    status = last or await _query(handle, ChunkWorkflow.status)
     retrying = [p for p in description.raw_description.pending_activities if p.attempt > 1]
     entries = []
     for essay in status.essays:
@@ -119,9 +115,7 @@ async def _chunk_entries(batch_id: str, number: int) -> list[dict[str, Any]]:
     return entries
 
 
-def _entry(essay: EssayEntry, closed_by: str | None = None) -> dict[str, Any]:
-    if closed_by and essay.state in (EssayState.RECEIVED, EssayState.STORED):
-        essay = essay.model_copy(update={"state": EssayState.FAILED, "error": closed_by})
+def _entry(essay: EssayEntry) -> dict[str, Any]:
     return {
         **essay.model_dump(mode="json"),
         "retrying_step": None,
@@ -130,22 +124,13 @@ def _entry(essay: EssayEntry, closed_by: str | None = None) -> dict[str, Any]:
     }
 
 
-async def _essay_page(
-    batch_id: str,
-    chunks: list[ChunkRef],
-    offset: int,
-    limit: int,
-    first_chunk: asyncio.Task[list[dict[str, Any]]] | None = None,
-) -> list:
+async def _essay_page(batch_id: str, chunks: list[ChunkRef], offset: int, limit: int) -> list:
     items: list[dict[str, Any]] = []
     first = 0  # index of the chunk's first essay in the batch
     for chunk in chunks:
         last = first + chunk.essay_count
         if last > offset and first < offset + limit:
-            if first_chunk is not None and chunk.number == FIRST_CHUNK_NUMBER:
-                entries = await first_chunk
-            else:
-                entries = await _chunk_entries(batch_id, chunk.number)
+            entries = await _chunk_entries(batch_id, chunk.key)
             items.extend(entries[max(0, offset - first) : offset + limit - first])
         first = last
         if first >= offset + limit:
@@ -154,23 +139,10 @@ async def _essay_page(
 
 
 async def batch_status(batch_id: str, offset: int, limit: int) -> dict[str, Any]:
-    # The first page (the usual request) starts in the batch's first chunk, whatever its size:
-    # read that chunk beside the parent rather than after it, one round trip instead of two.
-    first_chunk = None
-    if offset == 0:
-        first_chunk = asyncio.create_task(_chunk_entries(batch_id, FIRST_CHUNK_NUMBER))
-    try:
-        status = await _parent_status(batch_id)
-    except BaseException:
-        if first_chunk is not None:
-            first_chunk.cancel()
-            await asyncio.gather(first_chunk, return_exceptions=True)
-        raise
+    handle = temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
+    status = await parent_status(handle, batch_id)
     total = sum(c.essay_count for c in status.chunks)
-    items = await _essay_page(batch_id, status.chunks, offset, limit, first_chunk)
-    if first_chunk is not None and not first_chunk.done():  # the batch has no chunk yet
-        first_chunk.cancel()
-        await asyncio.gather(first_chunk, return_exceptions=True)
+    items = await _essay_page(batch_id, status.chunks, offset, limit)
     return _body(status, _essays(offset, limit, total, items))
 
 

@@ -16,13 +16,21 @@ from workflows.batch import CONFLICT_ERRORS
 T = TypeVar("T")
 
 
+class UpdateRefused(ApiError):
+    """A 409 from the batch itself; `reason` is its error type (workflows/batch.py)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(409, "Conflict", message)
+        self.reason = reason
+
+
 async def run_update(call: Awaitable[T], batch_id: str | None = None) -> T:
     try:
         return await call
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in CONFLICT_ERRORS:
-            raise ApiError(409, "Conflict", cause.message) from None
+            raise UpdateRefused(cause.type, cause.message) from None
         raise
     except RPCError as exc:
         # An update cannot reach a closed workflow: tell "unknown" (404) from "closed" (409).

@@ -29,8 +29,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import current_client
 from api.batch_pages import BatchIn, Page, PageIn, digest, plan_page
-from api.batch_status import batch_or_404, batch_status, new_batch_page, with_parent_status
-from api.batch_updates import run_update
+from api.batch_status import (
+    batch_or_404,
+    batch_status,
+    new_batch_page,
+    parent_status,
+    with_parent_status,
+)
+from api.batch_updates import UpdateRefused, run_update
 from api.bodies import check_id, read_model
 from api.correlation import current_correlation_id
 from api.errors import ApiError
@@ -38,22 +44,26 @@ from api.idempotency import idempotency_key
 from api.owners import id_in_use, is_ours, owner_memo, scoped
 from api.paging import DEFAULT_LIMIT, page_params
 from api.temporal import rpc_timeout, settings, status_cache, temporal
-from workflows.batch import BatchWorkflow
+from workflows.batch import BATCH_CLOSED, DUPLICATE_ESSAY, BatchWorkflow, page_assigned
 from workflows.batch_models import (
     STATUS_MEMO,
     AddPageInput,
     BatchInput,
     BatchStatus,
+    ChunkCommand,
     ChunkInput,
     ChunkPlan,
     ChunkStatus,
+    PageAssignment,
 )
 from workflows.chunk import ChunkWorkflow
 from workflows.ids import (
     BATCH_WORKFLOW,
     batch_search_attributes,
     batch_workflow_id,
+    chunk_key,
     chunk_workflow_id,
+    page_key_of,
 )
 
 batches = Blueprint("batches", __name__)
@@ -128,6 +138,7 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
             correlation_id=correlation_id,
             metadata=body.metadata,
             create_digest=create_digest,
+            batch_check_s=settings().batch_check_s,
         ),
         id=batch_workflow_id(batch_id),
         task_queue=settings().batch_task_queue,
@@ -137,23 +148,32 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
         search_attributes=batch_search_attributes(batch_id),
         static_summary=f"Batch {batch_id}: parent of its chunk workflows",
     )
+    keys = _chunk_keys(page)
+    # The chunks first, the parent's update second, the 202 only after both: every chunk a
+    # client is answered 202 for exists, and one the parent never took cancels itself.
+    chunks = await _start_chunks(batch_id, page, keys, correlation_id)
     try:
-        assignment = await run_update(
+        assignment = await _assign(
+            batch_id,
+            keys,
             temporal().execute_update_with_start_workflow(
                 BatchWorkflow.add_page,
-                _page_input(page, correlation_id, create_digest),
+                _page_input(page, keys, correlation_id, create_digest),
                 start_workflow_operation=start,
                 rpc_timeout=rpc_timeout(),
-            )
+            ),
         )
     except WorkflowAlreadyStartedError:
-        # The batch exists and is closed: the same request still gets its answer.
+        # The batch exists and is closed: the same request still gets its answer, if the
+        # batch took its page.
         description = await _ours_or_in_use(batch_id)
         memo = await description.memo() if description else {}
         if memo.get("create_digest") != create_digest:
             raise ApiError(
                 409, "Conflict", f"batch {batch_id} exists with different essays"
             ) from None
+        if not await _took_page(batch_id, keys[0]):
+            raise ApiError(409, "Conflict", f"batch {batch_id} is closed") from None
         return _accepted(batch_id, page, str(memo.get("correlation_id")))
     except Exception:
         # A conflict, or a workflow under the id that is not a batch (no such update, or no
@@ -162,7 +182,6 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
         raise
     if assignment.duplicate:
         correlation_id = await _original_correlation_id(batch_id)
-    chunks = await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
     if assignment.status is not None and not assignment.duplicate:
         # The client's first status read (the usual first page) is answered from here, not
         # from the server, which is busiest as a batch starts (bench B4: the slowest GET).
@@ -180,15 +199,21 @@ async def add_essays(batch_id: str):
     await _check_owner(batch_id)
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)
+    keys = _chunk_keys(page)
     handle = _parent(batch_id)
     with _adding(batch_id):
-        assignment = await run_update(
+        # The chunks first, the parent's update second (see _create).
+        await _start_chunks(batch_id, page, keys, correlation_id)
+        await _assign(
+            batch_id,
+            keys,
             handle.execute_update(
-                BatchWorkflow.add_page, _page_input(page, correlation_id), rpc_timeout=rpc_timeout()
+                BatchWorkflow.add_page,
+                _page_input(page, keys, correlation_id),
+                rpc_timeout=rpc_timeout(),
             ),
-            batch_id=batch_id,
+            known_batch=True,
         )
-        await _start_chunks(batch_id, page, assignment.chunk_numbers, correlation_id)
     return _accepted(batch_id, page, correlation_id)
 
 
@@ -294,10 +319,51 @@ def _parent(batch_id: str) -> WorkflowHandle:
     return temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
 
 
-def _page_input(page: Page, correlation_id: str, create_digest: str | None = None) -> AddPageInput:
+async def _assign(
+    batch_id: str, keys: list[str], update: Awaitable[PageAssignment], known_batch: bool = False
+) -> PageAssignment:
+    """The page's update on the parent, once its chunks are started. A page the batch refused
+    for what it holds (closed, or an essay id it has) was never taken, so its just-started
+    chunks are told to cancel now rather than find out at their next look."""
+    try:
+        return await run_update(update, batch_id=batch_id if known_batch else None)
+    except UpdateRefused as refused:
+        if refused.reason in (BATCH_CLOSED, DUPLICATE_ESSAY):
+            await asyncio.gather(
+                *(_cancel_chunk(batch_id, key) for key in keys), return_exceptions=True
+            )
+        raise
+
+
+async def _cancel_chunk(batch_id: str, key: str) -> None:
+    handle = temporal().get_workflow_handle_for(ChunkWorkflow.run, chunk_workflow_id(batch_id, key))
+    await handle.signal(
+        ChunkWorkflow.command, ChunkCommand(action="cancel"), rpc_timeout=rpc_timeout()
+    )
+
+
+def _chunk_keys(page: Page) -> list[str]:
+    """The page's chunks' keys: the same for a retried page, and never another client's."""
+    page_key = digest([current_client() or "", page.digest])[:16]
+    return [chunk_key(page_key, i) for i in range(len(page.chunks))]
+
+
+async def _took_page(batch_id: str, first_key: str) -> bool:
+    """Did the (closed) batch take the page whose first chunk has this key?"""
+    handle = temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
+    status = await parent_status(handle, batch_id)
+    return page_assigned(status, page_key_of(first_key))
+
+
+def _page_input(
+    page: Page, keys: list[str], correlation_id: str, create_digest: str | None = None
+) -> AddPageInput:
     return AddPageInput(
         page_digest=page.digest,
-        chunks=[ChunkPlan(essay_ids=[e.essay_id for e in chunk]) for chunk in page.chunks],
+        chunks=[
+            ChunkPlan(key=key, essay_count=len(chunk))
+            for key, chunk in zip(keys, page.chunks, strict=True)
+        ],
         correlation_id=correlation_id,
         client_essay_ids=page.client_essay_ids,
         create_digest=create_digest,
@@ -310,39 +376,41 @@ async def _original_correlation_id(batch_id: str) -> str:
 
 
 async def _start_chunks(
-    batch_id: str, page: Page, numbers: list[int], correlation_id: str
+    batch_id: str, page: Page, keys: list[str], correlation_id: str
 ) -> list[ChunkStatus]:
     """Start each chunk with its texts; a chunk that exists already (a retry) is left alone.
     Returns the status each chunk starts with, in page order."""
     statuses = [
-        ChunkStatus.all_received(batch_id, number, [e.essay_id for e in essays])
-        for number, essays in zip(numbers, page.chunks, strict=True)
+        ChunkStatus.all_received(batch_id, key, [e.essay_id for e in essays])
+        for key, essays in zip(keys, page.chunks, strict=True)
     ]
+    owner = current_client()
 
     async def start(status: ChunkStatus, essays) -> None:
-        number = status.chunk_number
+        key = status.chunk_key
         # AlreadyStarted: an earlier attempt of this request started it, and it has closed.
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await temporal().start_workflow(
                 ChunkWorkflow.run,
                 ChunkInput(
                     batch_id=batch_id,
-                    chunk_number=number,
                     correlation_id=correlation_id,
                     essays=essays,
                     heartbeat_timeout_s=settings().activity_heartbeat_timeout_s,
+                    chunk_key=key,
+                    batch_check_s=settings().batch_check_s,
+                    owner=owner,
                 ),
-                id=chunk_workflow_id(batch_id, number),
+                id=chunk_workflow_id(batch_id, key),
                 task_queue=settings().batch_task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=batch_search_attributes(batch_id),
                 # What its first workflow task writes there too: every essay received. Status
-                # reads find it from the start, rather than query a worker that may be busy
-                # for seconds (bench B4: the first reads of a new batch were its slowest).
+                # reads find it from the start, rather than query a worker that may be busy.
                 memo={STATUS_MEMO: status, **owner_memo()},
                 static_summary=(
-                    f"Batch {batch_id}, chunk {number}: {len(essays)} essays "
+                    f"Batch {batch_id}, chunk {key}: {len(essays)} essays "
                     f"({essays[0].essay_id} .. {essays[-1].essay_id})"
                 ),
                 rpc_timeout=rpc_timeout(),

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.batch_models import STATUS_MEMO, ChunkStatus
+from workflows.batch import BatchWorkflow
+from workflows.batch_models import STATUS_MEMO, BatchStatus, ChunkStatus
 from workflows.events import event_id_for
-from workflows.ids import chunk_workflow_id, essay_workflow_id
+from workflows.ids import batch_workflow_id, chunk_workflow_id, essay_workflow_id
 
 
 async def wait_until(
@@ -118,14 +119,25 @@ async def expected_event_ids(
         assert run is not None, f"no workflow holds essay {essay_id}"
         ids[essay_id] = str(event_id_for(essay_id, None, run))
     for batch_id in batch_ids:
-        number = 1
-        while (run := await _first_run_id(client, chunk_workflow_id(batch_id, number))) is not None:
-            handle = client.get_workflow_handle(chunk_workflow_id(batch_id, number))
+        for workflow_id in await chunk_workflow_ids(client, batch_id):
+            run = await _first_run_id(client, workflow_id)
+            handle = client.get_workflow_handle(workflow_id)
             chunk = await (await handle.describe()).memo_value(STATUS_MEMO, type_hint=ChunkStatus)
             for essay in chunk.essays:
                 ids[essay.essay_id] = str(event_id_for(essay.essay_id, batch_id, run))
-            number += 1
     return ids
+
+
+async def chunk_workflow_ids(client: Client, batch_id: str) -> list[str]:
+    """The workflow ids of the chunks the batch took, in order, from the parent's status."""
+    handle = client.get_workflow_handle(batch_workflow_id(batch_id), result_type=BatchStatus)
+    description = await handle.describe()
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        status = await handle.result()
+    else:  # a run just continued-as-new has not written its memo yet: ask it
+        status = await description.memo_value(STATUS_MEMO, None, type_hint=BatchStatus)
+        status = status or await handle.query(BatchWorkflow.status)
+    return [chunk_workflow_id(batch_id, chunk.key) for chunk in status.chunks]
 
 
 async def _first_run_id(client: Client, workflow_id: str) -> str | None:

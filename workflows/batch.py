@@ -1,10 +1,14 @@
 """BatchWorkflow: the parent of a batch's chunks, holding counts and summaries only.
 
-The API adds pages with the `add_page` update (which only assigns chunk numbers: the texts go
-straight into the chunk workflows the API starts), triggers with `trigger` and cancels with
-`cancel`. Chunks report their counts by signal; the parent tells each started chunk to publish
-or cancel. The history stays bounded: the parent continues-as-new when the server suggests it,
-carrying its small `BatchRecord`.
+The API starts a page's chunk workflows with the texts first, then adds the page with the
+`add_page` update, which assigns the chunks their numbers (a page after the trigger is refused
+at once), and answers 202 only after both. It triggers with `trigger` and cancels with
+`cancel`. Chunks report their counts by signal; the parent tells every assigned chunk to
+publish or cancel, and while it waits for their final reports it looks at the silent ones every
+`batch_check_s`, so a chunk an operator terminated is settled (its unpublished essays failed)
+rather than waited for forever. No timer ever gives up on an assigned chunk: each one exists.
+The history stays bounded: the parent continues-as-new when the server suggests it, carrying
+its small `BatchRecord`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.batch_models import (
         CHUNK_REPORT_SIGNAL,
         FIRST_CHUNK_NUMBER,
+        LOOK_AT_CHUNKS,
         STATUS_MEMO,
         AddPageInput,
         BatchInput,
@@ -28,13 +33,16 @@ with workflow.unsafe.imports_passed_through():
         ChunkCommand,
         ChunkRef,
         ChunkReport,
+        ChunksLook,
         ChunkSummary,
         EssayCounts,
+        LookAtChunksInput,
         PageAssignment,
         TriggerResult,
     )
     from workflows.chunk import ChunkWorkflow
-    from workflows.ids import BATCH_WORKFLOW, chunk_workflow_id
+    from workflows.ids import BATCH_WORKFLOW, chunk_workflow_id, page_key_of
+    from workflows.policies import DURABLE_RETRY
 
 # Error types the API maps to HTTP statuses.
 BATCH_CLOSED = "BatchClosed"  # 409: triggered or cancelled already
@@ -42,10 +50,16 @@ DUPLICATE_ESSAY = "DuplicateEssay"  # 409: an essay id the batch already has
 EMPTY_BATCH = "EmptyBatch"  # 409: nothing to trigger
 BATCH_CONFLICT = "BatchConflict"  # 409: a create that reuses a batch id for other essays
 CONFLICT_ERRORS = frozenset({BATCH_CLOSED, DUPLICATE_ESSAY, EMPTY_BATCH, BATCH_CONFLICT})
-# How long a closing batch waits for a chunk that was assigned but never started.
-UNSTARTED_CHUNK_GRACE = timedelta(minutes=2)
 # Commands sent to chunks in one go: far below the 2,000 pending-signal limit.
 MAX_SIGNALS_AT_ONCE = 50
+# Reports from chunks not (yet) assigned, kept to be taken on at their page's update: the API
+# starts a page's chunks just before it, so their first report may arrive first. Bounded, as
+# anyone's page start could send one; a report not kept only shows later.
+MAX_EARLY_REPORTS = 256
+# One look at a few hundred chunks; retried without end, as a Temporal outage may last.
+LOOK_OPTS = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(minutes=2), retry_policy=DURABLE_RETRY
+)
 
 
 @workflow.defn(name=BATCH_WORKFLOW)
@@ -62,6 +76,9 @@ class BatchWorkflow:
             created_at=workflow.now(),
         )
         self._chunks = {c.number: c for c in self._record.chunks}
+        self._by_key = {c.key: c for c in self._chunks.values() if c.key}
+        self._early: dict[str, ChunkReport] = {}
+        self._check = timedelta(seconds=inp.batch_check_s)
         self._changed = True  # the memo below must be written
 
     @workflow.run
@@ -75,24 +92,17 @@ class BatchWorkflow:
                         or bool(self._commands_due())
                         or workflow.info().is_continue_as_new_suggested()
                     ),
-                    timeout=self._until_unstarted_abandoned(),
+                    timeout=self._check if self._closing() else None,
                 )
             except TimeoutError:
-                self._abandon_unstarted()
+                await self._look_at_silent_chunks()
             self._write_memo()
             await self._send_commands()
             if workflow.info().is_continue_as_new_suggested() and not self._finished():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 self._record.chunks = list(self._chunks.values())
                 self._record.runs += 1
-                workflow.continue_as_new(
-                    BatchInput(
-                        batch_id=inp.batch_id,
-                        correlation_id=inp.correlation_id,
-                        create_digest=inp.create_digest,
-                        carried=self._record,
-                    )
-                )
+                workflow.continue_as_new(inp.model_copy(update={"carried": self._record}))
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._record.finished_at = workflow.now()
         return self.status()
@@ -115,12 +125,19 @@ class BatchWorkflow:
         numbers = []
         for plan in page.chunks:
             number = len(self._chunks) + FIRST_CHUNK_NUMBER
-            self._chunks[number] = ChunkSummary(
+            count = plan.essay_count or len(plan.essay_ids)
+            chunk = ChunkSummary(
                 number=number,
-                essay_count=len(plan.essay_ids),
+                essay_count=count,
                 accepted_at=now,
-                counts=EssayCounts(received=len(plan.essay_ids)),
+                counts=EssayCounts(received=count),
+                key=plan.key,
             )
+            self._chunks[number] = chunk
+            self._by_key[plan.key] = chunk
+            early = self._early.pop(plan.key, None)
+            if early is not None:
+                self._take_report(chunk, early)
             numbers.append(number)
         self._record.pages[page.page_digest] = numbers
         self._changed = True
@@ -180,17 +197,26 @@ class BatchWorkflow:
 
     @workflow.signal(name=CHUNK_REPORT_SIGNAL)
     def chunk_report(self, report: ChunkReport) -> None:
-        chunk = self._chunks.get(report.chunk_number)
-        if chunk is None or report.seq <= chunk.report_seq:
-            return  # unknown, or older than what we have (signals may overtake each other)
-        chunk.started = True
+        chunk = self._by_key.get(report.chunk_key)
+        if chunk is not None:
+            self._take_report(chunk, report)
+        elif len(self._early) < MAX_EARLY_REPORTS and not self._closing():
+            # Not assigned yet: its page's update may still come. Once the batch is closing
+            # none can, and the chunk finds that out by looking at the batch itself.
+            known = self._early.get(report.chunk_key)
+            if known is None or report.seq > known.seq:
+                self._early[report.chunk_key] = report
+
+    def _take_report(self, chunk: ChunkSummary, report: ChunkReport) -> None:
+        if chunk.done or report.seq <= chunk.report_seq:
+            return  # older than what we have (signals may overtake each other)
         chunk.report_seq = report.seq
         chunk.counts = report.counts
         chunk.done = report.done
         self._changed = True
 
     def _command(self) -> str | None:
-        """What every started chunk must be told now, if anything."""
+        """What every assigned chunk must be told now, if anything."""
         if self._record.cancelled_at is not None:
             return "cancel"
         if self._record.triggered_at is not None:
@@ -201,28 +227,51 @@ class BatchWorkflow:
         command = self._command()
         if command is None:
             return []
-        return [
-            c
-            for c in self._chunks.values()
-            if c.started and not c.done and c.command_sent != command
-        ]
+        return [c for c in self._chunks.values() if not c.done and c.command_sent != command]
 
     async def _send_commands(self) -> None:
         due = self._commands_due()[:MAX_SIGNALS_AT_ONCE]
-        await asyncio.gather(*(self._send(chunk) for chunk in due))
+        failed = await asyncio.gather(*(self._send(chunk) for chunk in due))
+        if any(failed):
+            await self._look_at_silent_chunks()
 
-    async def _send(self, chunk: ChunkSummary) -> None:
+    async def _send(self, chunk: ChunkSummary) -> bool:
+        """Tell the chunk the command; True when it could not be told (it has closed)."""
         command = self._command()
         assert command is not None
         chunk.command_sent = command  # before the await: never sent twice concurrently
         handle = workflow.get_external_workflow_handle_for(
-            ChunkWorkflow.run, chunk_workflow_id(self._record.batch_id, chunk.number)
+            ChunkWorkflow.run, chunk_workflow_id(self._record.batch_id, chunk.key)
         )
         try:
             await handle.signal(ChunkWorkflow.command, ChunkCommand(action=command))
         except FailureError as exc:
-            # The chunk closed meanwhile (its final report is on the way): nothing to tell.
+            # Closed: its final report is on the way, or it was closed by an operator.
             workflow.logger.warning("could not signal chunk %s: %s", chunk.number, exc)
+            return True
+        return False
+
+    async def _look_at_silent_chunks(self) -> None:
+        """Settle the assigned chunks that closed without a final report (terminated or
+        cancelled by an operator, or gone): their counts as they closed, their essays still
+        owed an event failed. Those still running are left to report."""
+        waiting = [c for c in self._chunks.values() if not c.done]
+        if not waiting:
+            return
+        look: ChunksLook = await workflow.execute_activity(
+            LOOK_AT_CHUNKS,
+            LookAtChunksInput(batch_id=self._record.batch_id, keys=[c.key for c in waiting]),
+            result_type=ChunksLook,
+            **LOOK_OPTS,
+        )
+        for found in look.chunks:
+            chunk = self._by_key.get(found.key)
+            if found.running or chunk is None or chunk.done:
+                continue
+            workflow.logger.warning("chunk %s settled: %s", chunk.number, found.reason)
+            chunk.counts = found.counts or EssayCounts(failed=chunk.essay_count)
+            chunk.done = True
+            self._changed = True
 
     # -- state --------------------------------------------------------------------------------
 
@@ -232,35 +281,12 @@ class BatchWorkflow:
             total = total.plus(chunk.counts)
         return total
 
+    def _closing(self) -> bool:
+        return self._record.triggered_at is not None or self._record.cancelled_at is not None
+
     def _finished(self) -> bool:
         """Triggered or cancelled, and every chunk has reported its final counts."""
-        closing = self._record.triggered_at or self._record.cancelled_at
-        return closing is not None and all(c.done for c in self._chunks.values())
-
-    def _until_unstarted_abandoned(self) -> timedelta | None:
-        """How long to keep waiting for chunks that were assigned but have not reported yet.
-
-        The API starts a page's chunks right after the update that assigns them; only a request
-        that died in between leaves a chunk that never starts, and its client never got a 202.
-        Once the batch is closing, such a chunk is waited for UNSTARTED_CHUNK_GRACE at most.
-        """
-        closing = self._record.cancelled_at or self._record.triggered_at
-        if closing is None or all(c.started for c in self._chunks.values()):
-            return None
-        return max(closing + UNSTARTED_CHUNK_GRACE - workflow.now(), timedelta(seconds=1))
-
-    def _abandon_unstarted(self) -> None:
-        closing = self._record.cancelled_at or self._record.triggered_at
-        if closing is None or workflow.now() < closing + UNSTARTED_CHUNK_GRACE:
-            return
-        for chunk in self._chunks.values():
-            if not chunk.started:
-                # If it starts after all, it finds the batch closed and cancels itself.
-                chunk.done = True
-                chunk.counts = EssayCounts(cancelled=chunk.essay_count)
-                workflow.logger.warning(
-                    "chunk %s never started; counted as cancelled", chunk.number
-                )
+        return self._closing() and all(c.done for c in self._chunks.values())
 
     def _state(self) -> BatchState:
         counts = self._counts()
@@ -289,7 +315,13 @@ class BatchWorkflow:
             cancelled_at=self._record.cancelled_at,
             finished_at=self._record.finished_at,
             chunks=[
-                ChunkRef(number=c.number, essay_count=c.essay_count) for c in self._chunks.values()
+                ChunkRef(number=c.number, essay_count=c.essay_count, key=c.key)
+                for c in self._chunks.values()
             ],
             runs=self._record.runs,
         )
+
+
+def page_assigned(status: BatchStatus, page_key: str) -> bool:
+    """Did the batch, as `status` shows it, take the page whose chunks' keys start so?"""
+    return any(page_key_of(c.key) == page_key for c in status.chunks)

@@ -1,8 +1,10 @@
 """Inputs, messages, states and answers of the batch workflows. No I/O imports.
 
 A batch is one parent workflow (`batch-{id}`) that holds counts and per-chunk summaries, and
-chunk workflows (`batch-{id}/c{n}`) of at most CHUNK_MAX_ESSAYS essays that hold the texts
-(in their input only) and each essay's state. Every field added later must have a default.
+chunk workflows (`batch-{id}/{key}`) of at most CHUNK_MAX_ESSAYS essays that hold the texts
+(in their input only) and each essay's state. A chunk's key comes from its page (`{page}.{i}`),
+so the API starts it before the parent assigns it; the parent numbers chunks as it assigns them.
+Every field added later must have a default.
 """
 
 from __future__ import annotations
@@ -73,9 +75,11 @@ class EssayCounts(BaseModel):
 
 
 class ChunkPlan(BaseModel):
-    """One chunk of a page, as the API split it."""
+    """One chunk of a page, as the API split it and started it."""
 
-    essay_ids: list[str]
+    essay_ids: list[str] = Field(default_factory=list)  # no longer sent: the parent counts
+    key: str = ""  # its workflow id is chunk_workflow_id(batch_id, key)
+    essay_count: int = 0
 
 
 class AddPageInput(BaseModel):
@@ -100,7 +104,8 @@ class ChunkSummary(BaseModel):
     number: int
     essay_count: int
     accepted_at: datetime
-    started: bool = False
+    started: bool = False  # no longer read: every assigned chunk was started before
+    key: str = ""
     command_sent: Literal["publish", "cancel"] | None = None
     counts: EssayCounts = Field(default_factory=EssayCounts)
     report_seq: int = 0
@@ -131,12 +136,15 @@ class BatchInput(BaseModel):
     create_digest: str  # what the creating request contained: a repeat must match it
     # Carried across continue-as-new; None on the first run.
     carried: BatchRecord | None = None
+    # How often a closing batch looks at chunks that have not reported their end.
+    batch_check_s: float = 300.0
 
 
 class ChunkReport(BaseModel):
     """A chunk's cumulative counts, signalled to the parent; `seq` orders the reports."""
 
-    chunk_number: int
+    chunk_number: int = 0
+    chunk_key: str = ""
     seq: int
     counts: EssayCounts
     done: bool = False
@@ -156,6 +164,7 @@ FIRST_CHUNK_NUMBER = 1
 class ChunkRef(BaseModel):
     number: int
     essay_count: int
+    key: str = ""  # the chunk's workflow id is chunk_workflow_id(batch_id, key)
 
 
 class BatchStatus(BaseModel):
@@ -194,12 +203,26 @@ class ChunkHeader(BaseModel):
     """
 
     batch_id: str
-    chunk_number: int
+    chunk_number: int = 0  # unknown to the chunk: the parent numbers chunks as it assigns them
     correlation_id: str
     essays: list[EssayRef]
     # A killed worker, or a cancel, reaches a running chunk activity within about this long
     # (heartbeats are throttled to 80% of it). From the API's settings.
     heartbeat_timeout_s: float = 10.0
+    chunk_key: str = ""
+    # How often a chunk waiting for its batch's command looks whether the batch still runs.
+    batch_check_s: float = 300.0
+    # Carried across continue-as-new while waiting: what the earlier runs achieved.
+    carried: ChunkCarried | None = None
+    owner: str | None = None  # the client whose request started it (None while open)
+
+
+class ChunkCarried(BaseModel):
+    """A waiting chunk's state, carried across continue-as-new (its texts are stored)."""
+
+    essays: list[EssayEntry]
+    report_seq: int = 0
+    looks_without_batch: int = 0
 
 
 class ChunkInput(ChunkHeader):
@@ -251,14 +274,82 @@ class ChunkStatus(BaseModel):
     """A chunk's query answer and result: every essay's state."""
 
     batch_id: str
-    chunk_number: int
+    chunk_number: int = 0
     essays: list[EssayEntry]
+    chunk_key: str = ""
 
     @classmethod
-    def all_received(cls, batch_id: str, chunk_number: int, essay_ids: list[str]) -> ChunkStatus:
+    def all_received(cls, batch_id: str, chunk_key: str, essay_ids: list[str]) -> ChunkStatus:
         """A chunk's status as it starts (its memo from the start, and its workflow's state)."""
         return cls(
             batch_id=batch_id,
-            chunk_number=chunk_number,
+            chunk_key=chunk_key,
             essays=[EssayEntry(essay_id=e, state=EssayState.RECEIVED) for e in essay_ids],
         )
+
+    def closed_by(self, reason: str) -> ChunkStatus:
+        """The chunk as its workflow left it when closed without finishing (terminated or
+        cancelled by an operator, failed): the essays still owed an event failed, saying why."""
+        owed = (EssayState.RECEIVED, EssayState.STORED)
+        return self.model_copy(
+            update={
+                "essays": [
+                    e.model_copy(update={"state": EssayState.FAILED, "error": reason})
+                    if e.state in owed
+                    else e
+                    for e in self.essays
+                ]
+            }
+        )
+
+    def counts(self) -> EssayCounts:
+        counts = EssayCounts()
+        for entry in self.essays:
+            setattr(counts, entry.state.value, getattr(counts, entry.state.value) + 1)
+        return counts
+
+
+# -- what the batch workflows look up about each other ---------------------------------------
+
+LOOK_AT_BATCH = "look_at_batch"
+LOOK_AT_CHUNKS = "look_at_chunks"
+
+
+class LookAtBatchInput(BaseModel):
+    batch_id: str
+    chunk_key: str
+    owner: str | None = None  # the chunk's client: a batch of another's never takes it
+
+
+class BatchLook(BaseModel):
+    """What a waiting chunk learns of its batch's parent."""
+
+    exists: bool = True  # False: no batch under the id (yet: its create may still come)
+    running: bool = False  # still running: keep waiting (and reporting)
+    assigned: bool = False  # this chunk is one of the batch's
+    triggered: bool = False  # the batch's spellcheck was requested, and it was not cancelled
+    closed_for_pages: bool = False  # triggered or cancelled: no chunk can be assigned any more
+    reason: str = ""  # what happened to the batch, in words, when it is not running
+
+
+class LookAtChunksInput(BaseModel):
+    batch_id: str
+    keys: list[str]
+
+
+class ChunkLook(BaseModel):
+    """A chunk the parent waits for, as the server has it."""
+
+    key: str
+    running: bool
+    counts: EssayCounts | None = None  # its final counts, when closed
+    reason: str = ""
+
+
+class ChunksLook(BaseModel):
+    chunks: list[ChunkLook] = Field(default_factory=list)
+
+
+# Models above refer to ones defined after them.
+ChunkHeader.model_rebuild()
+ChunkInput.model_rebuild()

@@ -1,11 +1,15 @@
 """ChunkWorkflow: up to 125 essays of one batch, stored, then announced on command.
 
-The texts arrive once, in the input, which the workflow reads without them (ChunkHeader): it
-holds ids and states only. It reports its counts to the parent `batch-{id}` by signal and takes
-`publish` or `cancel` from it.
-Both activities return partial progress instead of failing when some essays got through, so the
-workflow always knows exactly which essays are stored and which events the broker acknowledged,
-even when it is cancelled halfway.
+The API starts a chunk with its texts *before* the parent assigns it (the page's update), and
+answers 202 only once both are done: so every chunk a client was answered 202 for exists, and
+a chunk the parent never assigned belongs to a request that got no 202. The workflow reads its
+input without the texts (ChunkHeader) and holds ids and states only. It reports its counts to
+the parent `batch-{id}` by signal and takes `publish` or `cancel` from it. While it waits it
+looks at the parent every `batch_check_s`, so it notices a parent that is gone (terminated in
+the Temporal UI, failed) or a batch that closed without it, and settles its essays visibly.
+Both activities return partial progress instead of failing when some essays got through, so
+the workflow always knows exactly which essays are stored and which events the broker
+acknowledged, even when it is cancelled halfway.
 """
 
 from __future__ import annotations
@@ -16,18 +20,23 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.content import ContentActivities
-    from activities.events import EventActivities
     from workflows.batch_models import (
         CHUNK_REPORT_SIGNAL,
+        LOOK_AT_BATCH,
+        PUBLISH_CHUNK,
         STATUS_MEMO,
+        STORE_CHUNK,
+        BatchLook,
+        ChunkCarried,
         ChunkCommand,
         ChunkHeader,
         ChunkReport,
         ChunkStatus,
-        EssayCounts,
+        LookAtBatchInput,
         PublishChunkInput,
+        PublishChunkResult,
         StoreChunkInput,
+        StoreChunkResult,
     )
     from workflows.events import SpellcheckRequestedEvent
     from workflows.ids import CHUNK_WORKFLOW, batch_workflow_id
@@ -42,6 +51,13 @@ CHUNK_ACTIVITY_OPTS = workflow.ActivityConfig(
     retry_policy=DURABLE_RETRY,
     cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 )
+# A chunk whose batch was never created gives up after this: its client got no 202 (the API
+# answers only once the batch has taken the page), and a client retries for less.
+NO_BATCH_GIVE_UP = timedelta(days=7)
+# One describe of the parent; retried without end, as a Temporal outage may last.
+LOOK_OPTS = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=30), retry_policy=DURABLE_RETRY
+)
 
 
 @workflow.defn(name=CHUNK_WORKFLOW)
@@ -51,24 +67,34 @@ class ChunkWorkflow:
     @workflow.init
     def __init__(self, inp: ChunkHeader) -> None:
         self._inp = inp
-        start = ChunkStatus.all_received(
-            inp.batch_id, inp.chunk_number, [e.essay_id for e in inp.essays]
-        )
-        self._essays = {e.essay_id: e for e in start.essays}
+        self._looks_without_batch = 0
+        if inp.carried is not None:
+            self._essays = {e.essay_id: e for e in inp.carried.essays}
+            self._report_seq = inp.carried.report_seq
+            self._looks_without_batch = inp.carried.looks_without_batch
+        else:
+            start = ChunkStatus.all_received(
+                inp.batch_id, inp.chunk_key, [e.essay_id for e in inp.essays]
+            )
+            self._essays = {e.essay_id: e for e in start.essays}
+            self._report_seq = 0
         self._command: str | None = None
-        self._report_seq = 0
+        self._reported = False  # the parent got our latest counts
+        self._settled_because = ""  # why the essays still owed an event were cancelled
 
     @workflow.run
     async def run(self, inp: ChunkHeader) -> ChunkStatus:
-        await self._report()
-        await self._store()
-        await self._report()
-        await workflow.wait_condition(lambda: self._command is not None)
+        if inp.carried is None:
+            await self._report()
+            await self._store()
+            await self._report()
+        await self._wait_for_command()
         if self._command == "publish":
             await self._publish()
         for entry in self._essays.values():
             if entry.state in (EssayState.RECEIVED, EssayState.STORED):
                 entry.state = EssayState.CANCELLED
+                entry.error = self._settled_because or None
         await self._report(done=True)
         return self.status()
 
@@ -81,9 +107,78 @@ class ChunkWorkflow:
     def status(self) -> ChunkStatus:
         return ChunkStatus(
             batch_id=self._inp.batch_id,
-            chunk_number=self._inp.chunk_number,
+            chunk_key=self._inp.chunk_key,
             essays=list(self._essays.values()),
         )
+
+    # -- waiting for the batch ----------------------------------------------------------------
+
+    async def _wait_for_command(self) -> None:
+        """Until the parent says publish or cancel. Every `batch_check_s` without a word, look
+        at the parent: a batch that is gone, or closed without this chunk, never will."""
+        while self._command is None:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._command is not None,
+                    timeout=timedelta(seconds=self._inp.batch_check_s),
+                )
+            except TimeoutError:
+                await self._look_at_batch()
+                if self._command is None and workflow.info().is_continue_as_new_suggested():
+                    self._continue_as_new()
+
+    async def _look_at_batch(self) -> None:
+        look: BatchLook = await workflow.execute_activity(
+            LOOK_AT_BATCH,
+            LookAtBatchInput(
+                batch_id=self._inp.batch_id, chunk_key=self._inp.chunk_key, owner=self._inp.owner
+            ),
+            result_type=BatchLook,
+            **LOOK_OPTS,
+        )
+        if not look.exists:
+            # The API starts a batch's first chunks just before the batch: its create may still
+            # come (a client retrying), for as long as a client would retry.
+            self._looks_without_batch += 1
+            waited = self._looks_without_batch * self._inp.batch_check_s
+            if waited >= NO_BATCH_GIVE_UP.total_seconds():
+                self._settled_because = look.reason
+                self._command = "cancel"
+        elif look.running and look.assigned:
+            if not self._reported:
+                await self._report()  # an earlier report found no parent yet
+        elif look.running and not look.closed_for_pages:
+            pass  # our page's update may still come
+        elif look.assigned and look.triggered:
+            # The parent is gone after its trigger: its client was promised these essays.
+            workflow.logger.warning("batch closed after its trigger; publishing: %s", look.reason)
+            self._command = "publish"
+        else:
+            workflow.logger.warning("batch will never command this chunk: %s", look.reason)
+            self._settled_because = look.reason
+            self._command = "cancel"
+
+    def _continue_as_new(self) -> None:
+        """A long wait, with a look every few minutes, grows the history: start afresh. The
+        texts are stored by now, so the new run's input carries states only."""
+        workflow.continue_as_new(
+            ChunkHeader(
+                batch_id=self._inp.batch_id,
+                correlation_id=self._inp.correlation_id,
+                essays=self._inp.essays,
+                heartbeat_timeout_s=self._inp.heartbeat_timeout_s,
+                chunk_key=self._inp.chunk_key,
+                batch_check_s=self._inp.batch_check_s,
+                carried=ChunkCarried(
+                    essays=list(self._essays.values()),
+                    report_seq=self._report_seq,
+                    looks_without_batch=self._looks_without_batch,
+                ),
+                owner=self._inp.owner,
+            )
+        )
+
+    # -- storing and publishing ---------------------------------------------------------------
 
     async def _store(self) -> None:
         while not self._cancelled():
@@ -91,8 +186,8 @@ class ChunkWorkflow:
             if not todo:
                 return
             result = await self._until_done_or_cancelled(
-                workflow.start_activity_method(
-                    ContentActivities.store_chunk,
+                workflow.start_activity(
+                    STORE_CHUNK,
                     StoreChunkInput(
                         batch_id=self._inp.batch_id,
                         chunk_number=self._inp.chunk_number,
@@ -100,6 +195,7 @@ class ChunkWorkflow:
                         essay_ids=todo,
                         submission=workflow.info().first_execution_run_id,
                     ),
+                    result_type=StoreChunkResult,
                     **CHUNK_ACTIVITY_OPTS,
                     heartbeat_timeout=timedelta(seconds=self._inp.heartbeat_timeout_s),
                 )
@@ -132,9 +228,10 @@ class ChunkWorkflow:
             self._essays[essay_id].event_id = str(event.event_id)
         while events and not self._cancelled():
             result = await self._until_done_or_cancelled(
-                workflow.start_activity_method(
-                    EventActivities.publish_chunk,
+                workflow.start_activity(
+                    PUBLISH_CHUNK,
                     PublishChunkInput(events=list(events.values())),
+                    result_type=PublishChunkResult,
                     **CHUNK_ACTIVITY_OPTS,
                     heartbeat_timeout=timedelta(seconds=self._inp.heartbeat_timeout_s),
                 )
@@ -159,28 +256,24 @@ class ChunkWorkflow:
     def _cancelled(self) -> bool:
         return self._command == "cancel"
 
-    def _counts(self) -> EssayCounts:
-        counts = EssayCounts()
-        for entry in self._essays.values():
-            setattr(counts, entry.state.value, getattr(counts, entry.state.value) + 1)
-        return counts
-
     async def _report(self, done: bool = False) -> None:
         """Tell the parent our counts, and keep our essays' states in the memo (read by the API
         without waiting on a worker)."""
-        workflow.upsert_memo({STATUS_MEMO: self.status()})
+        status = self.status()
+        workflow.upsert_memo({STATUS_MEMO: status})
         self._report_seq += 1
         parent = workflow.get_external_workflow_handle(batch_workflow_id(self._inp.batch_id))
         report = ChunkReport(
-            chunk_number=self._inp.chunk_number,
+            chunk_key=self._inp.chunk_key,
             seq=self._report_seq,
-            counts=self._counts(),
+            counts=status.counts(),
             done=done,
         )
         try:
             await parent.signal(CHUNK_REPORT_SIGNAL, report)
+            self._reported = True
         except FailureError as exc:
-            # The batch is closed (cancelled, or terminated by an operator) so nobody will
-            # ever send a command: treat it as a cancel rather than wait forever.
-            workflow.logger.warning("could not report to the batch, cancelling: %s", exc)
-            self._command = "cancel"
+            # No parent yet (the API starts the chunk before the batch's first update) or no
+            # longer: the next look at the batch tells which, and reports again if it runs.
+            workflow.logger.warning("could not report to the batch: %s", exc)
+            self._reported = False

@@ -16,8 +16,18 @@ def batch_workflow_id(batch_id: str) -> str:
     return f"batch-{batch_id}"
 
 
-def chunk_workflow_id(batch_id: str, chunk_number: int) -> str:
-    return f"batch-{batch_id}/c{chunk_number}"
+def chunk_workflow_id(batch_id: str, chunk_key: str) -> str:
+    return f"batch-{batch_id}/{chunk_key}"
+
+
+def chunk_key(page_key: str, index: int) -> str:
+    """The key of a page's `index`th chunk (from 0): the page's key, so a retried page starts
+    the same chunks, and its place in the page."""
+    return f"{page_key}.{index}"
+
+
+def page_key_of(chunk_key: str) -> str:
+    return chunk_key.rsplit(".", 1)[0]
 
 
 # Workflow type names, fixed so that a workflow found by id can be checked for its type before

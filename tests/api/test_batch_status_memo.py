@@ -14,8 +14,9 @@ from api.app import create_app
 from api.paging import DEFAULT_LIMIT
 from api.temporal import STATUS_CACHE
 from settings import Settings
+from tests.helpers import chunk_workflow_ids
 from workflows.batch import BatchWorkflow
-from workflows.ids import batch_workflow_id, chunk_workflow_id
+from workflows.ids import batch_workflow_id
 
 
 @contextlib.asynccontextmanager
@@ -33,9 +34,9 @@ async def parent_only_api(
 
 
 async def terminate(dev_env: WorkflowEnvironment, batch_id: str, chunks: int) -> None:
-    numbers = range(1, chunks + 1)
-    ids = [batch_workflow_id(batch_id), *(chunk_workflow_id(batch_id, n) for n in numbers)]
-    for workflow_id in ids:
+    chunk_ids = await chunk_workflow_ids(dev_env.client, batch_id)
+    assert len(chunk_ids) == chunks
+    for workflow_id in [batch_workflow_id(batch_id), *chunk_ids]:
         await dev_env.client.get_workflow_handle(workflow_id).terminate("test over")
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from tests.helpers import TopicReader, wait_until
+from tests.helpers import TopicReader, chunk_workflow_ids, wait_until
 from tests.observability.conftest import ObservedStack
 from tests.observability.reading import json_lines
-from workflows.ids import chunk_workflow_id
 
 
 def lines_with(path: Path, correlation_id: str) -> list[dict]:
@@ -100,10 +99,11 @@ async def test_a_batch_is_followed_by_its_correlation_id(observed: ObservedStack
     assert batch_id in {line.get("batch_id") for line in triggered}  # bound from the path
 
     worker = await wait_for_line(observed.worker_log, correlation_id, "published chunk")
+    chunk_ids = await chunk_workflow_ids(observed.client, batch_id)
     for message in ("stored chunk", "published chunk"):
         line = one(worker, message)
         assert line["batch_id"] == batch_id
-        assert line["temporal_activity"]["workflow_id"] == chunk_workflow_id(batch_id, 1)
+        assert line["temporal_activity"]["workflow_id"] == chunk_ids[0]
 
 
 async def test_every_line_of_the_api_and_the_worker_is_one_json_object(

@@ -33,9 +33,10 @@ from devstack.components import (
     free_port,
 )
 from settings import Settings
+from tests.helpers import chunk_workflow_ids
 from worker import build_http_client, build_workers
 from workflows.essay import EssayWorkflow
-from workflows.ids import SEARCH_ATTRIBUTES, chunk_workflow_id
+from workflows.ids import SEARCH_ATTRIBUTES
 from workflows.models import EssayInput
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -92,15 +93,22 @@ async def record_batches(client: Client, settings: Settings, target: Path) -> No
         await api.post(f"/v1/batch/{done}/spellcheck")
         await client.get_workflow_handle(f"batch-{done}").result()
         await save_runs(client, f"batch-{done}", "batch_completed", target)
-        await save_runs(client, chunk_workflow_id(done, 1), "batch_completed_chunk", target)
+        await save_runs(
+            client, (await chunk_workflow_ids(client, done))[0], "batch_completed_chunk", target
+        )
 
         cancelled = f"replay-cancel-{uuid.uuid4().hex[:6]}"
         await api.post("/v1/batch", json={"batch_id": cancelled, "essays": essays[:50]})
         await api.post(f"/v1/batch/{cancelled}/cancel")
         await client.get_workflow_handle(f"batch-{cancelled}").result()
-        await client.get_workflow_handle(chunk_workflow_id(cancelled, 1)).result()
+        await client.get_workflow_handle((await chunk_workflow_ids(client, cancelled))[0]).result()
         await save_runs(client, f"batch-{cancelled}", "batch_cancelled", target)
-        await save_runs(client, chunk_workflow_id(cancelled, 1), "batch_cancelled_chunk", target)
+        await save_runs(
+            client,
+            (await chunk_workflow_ids(client, cancelled))[0],
+            "batch_cancelled_chunk",
+            target,
+        )
 
 
 def prepare_target(generation: str | None) -> Path:

@@ -22,9 +22,8 @@ from activities.shutdown import WORKER_STOPPING
 from api.app import create_app
 from devstack.components import ManagedProcess
 from tests.conftest import Server
-from tests.helpers import TopicReader, expected_event_ids, wait_until
+from tests.helpers import TopicReader, chunk_workflow_ids, expected_event_ids, wait_until
 from tests.shutdown.deployment import Deployment, terminate
-from workflows.ids import chunk_workflow_id
 
 GRACE_S = 2
 BATCH_ESSAYS = 30
@@ -70,7 +69,7 @@ async def all_running(
     store step) has started: on `worker` too, which holds the essay's workflow in its cache and
     so gets its tasks first."""
     chunk = (
-        await client.get_workflow_handle(chunk_workflow_id(batch_id, 1)).describe()
+        await client.get_workflow_handle((await chunk_workflow_ids(client, batch_id))[0]).describe()
     ).raw_description
     if not any(
         a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
@@ -146,7 +145,9 @@ async def test_a_stopping_worker_hands_back_hung_activities_within_its_grace_per
     first_identity = f"{first.pid}@"
 
     # The chunk's activity handed back (completed, with what it had) instead of timing out.
-    chunk = await client.get_workflow_handle(chunk_workflow_id(batch_id, 1)).fetch_history()
+    chunk = await client.get_workflow_handle(
+        (await chunk_workflow_ids(client, batch_id))[0]
+    ).fetch_history()
     outcome, identity = first_activity_outcome(chunk)
     assert (outcome, identity.startswith(first_identity)) == (
         "EVENT_TYPE_ACTIVITY_TASK_COMPLETED",

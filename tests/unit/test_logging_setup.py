@@ -47,8 +47,8 @@ def lines(out: io.StringIO) -> list[dict]:
         ("BatchWorkflow", batch_workflow_id("class-c3"), {"batch_id": "class-c3"}),
         (
             "ChunkWorkflow",
-            chunk_workflow_id("class-c3", 12),
-            {"batch_id": "class-c3", "chunk": "12"},
+            chunk_workflow_id("class-c3", "3f2a9c0d1e2b4a5c.12"),
+            {"batch_id": "class-c3", "chunk": "3f2a9c0d1e2b4a5c.12"},
         ),
         ("SomeOtherWorkflow", "essay-x", {}),
         (None, None, {}),
@@ -100,13 +100,13 @@ def test_sdk_lines_get_the_ids_their_workflow_id_names(captured) -> None:
     logger, out = captured
     activity_info = {
         "activity_type": "store_chunk",
-        "workflow_id": chunk_workflow_id("class-9b", 2),
+        "workflow_id": chunk_workflow_id("class-9b", "3f2a9c0d1e2b4a5c.2"),
         "workflow_type": "ChunkWorkflow",
         "attempt": 3,
     }
     logger.warning("Completing activity as failed", extra={"temporal_activity": activity_info})
     [line] = lines(out)
-    assert (line["batch_id"], line["chunk"]) == ("class-9b", "2")
+    assert (line["batch_id"], line["chunk"]) == ("class-9b", "3f2a9c0d1e2b4a5c.2")
     assert line["temporal_activity"]["attempt"] == 3  # the SDK's own info stays a field
 
 

@@ -16,7 +16,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.helpers import wait_until
+from activities.lookups import look_at_batch, look_at_chunks
+from tests.helpers import chunk_workflow_ids, wait_until
 from workflows.batch import BATCH_CLOSED, BATCH_CONFLICT, DUPLICATE_ESSAY, BatchWorkflow
 from workflows.batch_models import (
     PUBLISH_CHUNK,
@@ -34,7 +35,7 @@ from workflows.batch_models import (
 )
 from workflows.chunk import ChunkWorkflow
 from workflows.events import SpellcheckRequestedEvent
-from workflows.ids import batch_workflow_id, chunk_workflow_id
+from workflows.ids import batch_workflow_id, chunk_key, chunk_workflow_id
 from workflows.models import EssayState
 
 
@@ -94,7 +95,7 @@ async def batch_env(
         dev_env.client,
         task_queue=queue,
         workflows=[BatchWorkflow, ChunkWorkflow],
-        activities=[fakes.store, fakes.publish],
+        activities=[fakes.store, fakes.publish, look_at_batch, look_at_chunks],
     ):
         yield dev_env.client, queue, fakes
 
@@ -111,16 +112,18 @@ async def add_page(
     reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
     **extra,
 ):
-    """What the API does: assign chunk numbers on the parent, then start the chunks. `reuse`
+    """What the API does: start the page's chunk, then add the page on the parent. `reuse`
     ALLOW_DUPLICATE stands for the ids' earlier workflows gone with retention."""
+    key = chunk_key(uuid.uuid4().hex[:16], 0)
+    await start_chunk(client, queue, batch_id, key, essay_ids, reuse)
     page = AddPageInput(
         page_digest=uuid.uuid4().hex,
-        chunks=[ChunkPlan(essay_ids=essay_ids)],
+        chunks=[ChunkPlan(key=key, essay_count=len(essay_ids))],
         correlation_id="corr",
         client_essay_ids=essay_ids,
         **extra,
     )
-    assignment = await client.execute_update_with_start_workflow(
+    return await client.execute_update_with_start_workflow(
         BatchWorkflow.add_page,
         page,
         start_workflow_operation=WithStartWorkflowOperation(
@@ -132,21 +135,31 @@ async def add_page(
             id_reuse_policy=reuse,
         ),
     )
-    for number in assignment.chunk_numbers:
-        await client.start_workflow(
-            ChunkWorkflow.run,
-            ChunkInput(
-                batch_id=batch_id,
-                chunk_number=number,
-                correlation_id="corr",
-                essays=[EssayText(essay_id=e, text=f"text of {e}") for e in essay_ids],
-                heartbeat_timeout_s=2,
-            ),
-            id=chunk_workflow_id(batch_id, number),
-            task_queue=queue,
-            id_reuse_policy=reuse,
-        )
-    return assignment
+
+
+async def start_chunk(
+    client: Client,
+    queue: str,
+    batch_id: str,
+    key: str,
+    essay_ids: list[str],
+    reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    batch_check_s: float = 300,
+):
+    return await client.start_workflow(
+        ChunkWorkflow.run,
+        ChunkInput(
+            batch_id=batch_id,
+            correlation_id="corr",
+            essays=[EssayText(essay_id=e, text=f"text of {e}") for e in essay_ids],
+            heartbeat_timeout_s=2,
+            chunk_key=key,
+            batch_check_s=batch_check_s,
+        ),
+        id=chunk_workflow_id(batch_id, key),
+        task_queue=queue,
+        id_reuse_policy=reuse,
+    )
 
 
 async def test_chunks_retry_what_did_not_get_through(batch_env) -> None:
@@ -165,9 +178,8 @@ async def test_chunks_retry_what_did_not_get_through(batch_env) -> None:
     assert (result.counts.published, result.counts.failed) == (7, 1)
     assert sorted(fakes.published) == sorted(set(first + second) - {"a-4"})
     assert ["a-1"] in fakes.store_calls and ["b-2"] in fakes.store_calls  # retried alone
-    chunk = await client.get_workflow_handle_for(
-        ChunkWorkflow.run, chunk_workflow_id(batch_id, 1)
-    ).result()
+    [first_chunk, _] = await chunk_workflow_ids(client, batch_id)
+    chunk = await client.get_workflow_handle_for(ChunkWorkflow.run, first_chunk).result()
     states = {e.essay_id: e for e in chunk.essays}
     assert states["a-4"].state == EssayState.FAILED and "400" in states["a-4"].error
     assert all(states[e].text_storage_id for e in first if e != "a-4")

@@ -1,0 +1,211 @@
+"""A batch's parent and chunks across long absences and operators' actions, on the dev
+server, with the batch's looks every second instead of every five minutes.
+
+Chunks run on a task queue of their own here, so a test can take their worker away while the
+parent's stays: the worst case of a deploy gone wrong, where a batch was triggered and its
+chunks have not yet run a single workflow task. (The time-skipping server skips no time while
+a workflow task waits for a worker, so it cannot stand in for a worker that is away.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.lookups import look_at_batch, look_at_chunks
+from tests.helpers import wait_until
+from tests.workflows.test_batch_workflows import FakeChunkActivities, ids
+from workflows.batch import BatchWorkflow
+from workflows.batch_models import (
+    LOOK_AT_CHUNKS,
+    AddPageInput,
+    BatchInput,
+    BatchState,
+    ChunkInput,
+    ChunkPlan,
+    EssayText,
+)
+from workflows.chunk import ChunkWorkflow
+from workflows.ids import batch_workflow_id, chunk_key, chunk_workflow_id
+from workflows.models import EssayState
+
+CHECK = timedelta(seconds=1)
+DEADLINE_S = 60
+
+
+@dataclass
+class Queues:
+    client: Client
+    env: WorkflowEnvironment
+    parents: str
+    chunks: str
+    fakes: FakeChunkActivities
+
+    def chunk_worker(self) -> Worker:
+        return Worker(
+            self.client,
+            task_queue=self.chunks,
+            workflows=[ChunkWorkflow],
+            activities=[self.fakes.store, self.fakes.publish, look_at_batch],
+        )
+
+
+@pytest.fixture
+async def queues(dev_env: WorkflowEnvironment) -> AsyncIterator[Queues]:
+    fakes = FakeChunkActivities()
+    parents, chunks = f"tq-{uuid.uuid4()}", f"tq-{uuid.uuid4()}"
+    async with Worker(
+        dev_env.client,
+        task_queue=parents,
+        workflows=[BatchWorkflow],
+        activities=[look_at_chunks],
+    ):
+        yield Queues(dev_env.client, dev_env, parents, chunks, fakes)
+
+
+async def looks(handle: WorkflowHandle, activity_type: str) -> int:
+    """How many looks the workflow has taken (completed activities of that type)."""
+    history = await handle.fetch_history()
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    return sum(
+        1
+        for e in history.events
+        if e.HasField("activity_task_completed_event_attributes")
+        and scheduled[e.activity_task_completed_event_attributes.scheduled_event_id]
+        == activity_type
+    )
+
+
+async def result_within(handle: WorkflowHandle):
+    return await asyncio.wait_for(handle.result(), timeout=DEADLINE_S)
+
+
+async def new_batch(q: Queues, count: int) -> tuple[WorkflowHandle, WorkflowHandle, list[str]]:
+    """What the API does: the chunk started first, the parent's update second."""
+    batch_id = f"edge-{uuid.uuid4().hex[:8]}"
+    essay_ids = ids("e", count)
+    key = chunk_key(uuid.uuid4().hex[:16], 0)
+    chunk = await q.client.start_workflow(
+        ChunkWorkflow.run,
+        ChunkInput(
+            batch_id=batch_id,
+            correlation_id="corr",
+            essays=[EssayText(essay_id=e, text=f"text of {e}") for e in essay_ids],
+            heartbeat_timeout_s=2,
+            chunk_key=key,
+            batch_check_s=CHECK.total_seconds(),
+        ),
+        id=chunk_workflow_id(batch_id, key),
+        task_queue=q.chunks,
+    )
+    parent = await q.client.start_workflow(
+        BatchWorkflow.run,
+        BatchInput(
+            batch_id=batch_id,
+            correlation_id="corr",
+            create_digest="d0",
+            batch_check_s=CHECK.total_seconds(),
+        ),
+        id=batch_workflow_id(batch_id),
+        task_queue=q.parents,
+    )
+    await parent.execute_update(
+        BatchWorkflow.add_page,
+        AddPageInput(
+            page_digest=uuid.uuid4().hex,
+            chunks=[ChunkPlan(key=key, essay_count=count)],
+            correlation_id="corr",
+        ),
+    )
+    return parent, chunk, essay_ids
+
+
+async def test_a_triggered_batch_waits_for_chunks_however_long_their_worker_is_away(
+    queues: Queues,
+) -> None:
+    parent, _, essay_ids = await new_batch(queues, 5)
+    await parent.execute_update(BatchWorkflow.trigger)
+
+    # No chunk worker: not one chunk task runs while the parent looks at its silent chunk
+    # again and again, each look as long as the whole absence would be to a timer.
+    async def looked_often() -> bool:
+        return await looks(parent, LOOK_AT_CHUNKS) >= 5
+
+    await wait_until(looked_often, timeout_s=DEADLINE_S, what="five looks at the chunk")
+    async with queues.chunk_worker():
+        result = await result_within(parent)
+    assert result.state == BatchState.COMPLETED
+    assert (result.counts.published, result.counts.cancelled) == (5, 0)
+    assert sorted(queues.fakes.published) == sorted(essay_ids)
+
+
+async def test_a_chunk_of_a_terminated_untriggered_batch_cancels_its_essays_saying_why(
+    queues: Queues,
+) -> None:
+    parent, chunk, _ = await new_batch(queues, 3)
+    async with queues.chunk_worker():
+        await parent.terminate("operator test")
+        final = await result_within(chunk)
+    assert {e.state for e in final.essays} == {EssayState.CANCELLED}
+    assert all("terminated" in (e.error or "") for e in final.essays)
+    assert queues.fakes.published == []
+
+
+async def test_a_chunk_of_a_batch_terminated_after_its_trigger_still_publishes(
+    queues: Queues,
+) -> None:
+    parent, chunk, essay_ids = await new_batch(queues, 3)
+    await parent.execute_update(BatchWorkflow.trigger)
+    await parent.terminate("operator test")  # whether or not its command went out
+    async with queues.chunk_worker():
+        final = await result_within(chunk)
+    assert {e.state for e in final.essays} == {EssayState.PUBLISHED}
+    assert sorted(queues.fakes.published) == sorted(essay_ids)
+
+
+async def test_a_batch_settles_a_chunk_an_operator_terminated(queues: Queues) -> None:
+    parent, chunk, _ = await new_batch(queues, 4)
+    await chunk.terminate("operator test")
+    await parent.execute_update(BatchWorkflow.trigger)
+    result = await result_within(parent)
+    assert result.state == BatchState.COMPLETED
+    assert (result.counts.failed, result.counts.published) == (4, 0)
+
+
+async def test_a_chunk_its_batch_never_took_cancels_itself_once_the_batch_closes(
+    queues: Queues,
+) -> None:
+    parent, _, _ = await new_batch(queues, 1)
+    # A page whose request died between its chunk's start and the parent's update.
+    key = chunk_key(uuid.uuid4().hex[:16], 0)
+    batch_id = parent.id.removeprefix("batch-")
+    stray = await queues.client.start_workflow(
+        ChunkWorkflow.run,
+        ChunkInput(
+            batch_id=batch_id,
+            correlation_id="corr",
+            essays=[EssayText(essay_id="stray", text="never added")],
+            chunk_key=key,
+            batch_check_s=CHECK.total_seconds(),
+        ),
+        id=chunk_workflow_id(batch_id, key),
+        task_queue=queues.chunks,
+    )
+    async with queues.chunk_worker():
+        await parent.execute_update(BatchWorkflow.trigger)
+        assert (await result_within(parent)).counts.published == 1
+        final = await result_within(stray)
+    assert [e.state for e in final.essays] == [EssayState.CANCELLED]
+    assert "stray" not in queues.fakes.published
