@@ -15,7 +15,7 @@ STAMP := $(VENV)/.synced
 help:
 	@echo "make dev        run the whole system on its embedded default (Ctrl-C stops it)"
 	@echo "make test       run the whole test suite"
-	@echo "make test-scale 10,000 essays of 3 KB as one batch, at the server's default limits"
+	@echo "make test-scale 10,000 essays of 3 KB as one batch, at the server's default limits (SCALE_ESSAYS=100000)"
 	@echo "make fuzz       fuzz the API from its OpenAPI document, fuller than make test (FUZZ_MAX_EXAMPLES=100)"
 	@echo "make test-faults-full  the fault scenarios with FAULT_ESSAYS (2000) essays each"
 	@echo "make bench      side-by-side benchmarks, results in bench/results/ (BENCH_ARGS=--quick to try)"
@@ -51,8 +51,12 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest
 
+# SCALE_ESSAYS up to 100000 (the batch cap); SCALE_ID_CHARS=0 lets the API make the essay ids.
+SCALE_ESSAYS ?= 10000
+SCALE_ID_CHARS ?= 64
 test-scale: $(STAMP)
-	SCALE_ESSAYS=10000 SCALE_LIMITS=default $(VENV)/bin/pytest tests/scale -k large -s
+	SCALE_ESSAYS=$(SCALE_ESSAYS) SCALE_ID_CHARS=$(SCALE_ID_CHARS) SCALE_LIMITS=default \
+	$(VENV)/bin/pytest tests/scale -k large -s
 
 # The fuzz test of make test, run fuller: more examples per operation and the stateful phase.
 FUZZ_MAX_EXAMPLES ?= 100

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # Batch requests carry many essays: a page of up to MAX_BATCH_ESSAYS essays within this.
     max_batch_request_bytes: int = Field(default=4 * 1_048_576, ge=1024)
     max_batch_essays: int = Field(default=500, ge=1, le=2000)
+    # What one batch takes in all: what its parent carries across continue-as-new and writes
+    # to its memo grows with its chunks, so both stay under the server's payload warning.
+    max_batch_total_essays: int = Field(default=100_000, ge=1, le=100_000)
+    max_batch_pages: int = Field(default=1_000, ge=1, le=1_000)
     # Comma-separated `name:key` pairs and/or bare keys (api/keys.py). Unset or empty: the API
     # runs open, and says so in its log at start-up.
     api_keys: SecretStr | None = None

@@ -34,7 +34,7 @@ from temporalio.worker import Worker
 from activities.content import ContentActivities
 from activities.events import EventActivities
 from activities.kafka import IdempotenceRejected, KafkaPublisher
-from activities.lookups import look_at_batch, look_at_chunks
+from activities.lookups import look_at_batch, look_at_chunks, read_essay_id_hashes
 from logging_setup import configure_logging
 from process_priority import lower_cpu_priority
 from settings import Settings, SettingsError, get_settings
@@ -97,7 +97,13 @@ def build_workers(
         http, settings.content_service_url, settings.content_service_concurrency, grace
     )
     events = EventActivities(publisher, settings.kafka_topic, grace)
-    batch_activities = [content.store_chunk, events.publish_chunk, look_at_batch, look_at_chunks]
+    batch_activities = [
+        content.store_chunk,
+        events.publish_chunk,
+        look_at_batch,
+        look_at_chunks,
+        read_essay_id_hashes,
+    ]
 
     def worker(task_queue: str, workflows: Sequence[type], activities: list) -> Worker:
         return Worker(

@@ -14,14 +14,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from workflows.batch_models import (
     LOOK_AT_BATCH,
     LOOK_AT_CHUNKS,
+    READ_ESSAY_ID_HASHES,
     STATUS_MEMO,
     BatchLook,
     BatchStatus,
     ChunkLook,
     ChunksLook,
     ChunkStatus,
+    IdHashes,
     LookAtBatchInput,
     LookAtChunksInput,
+    encode_hashes,
+    essay_id_hash,
 )
 from workflows.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chunk_workflow_id
 
@@ -100,3 +104,22 @@ async def look_at_chunks(inp: LookAtChunksInput) -> ChunksLook:
 
     chunks = await asyncio.gather(*(look(key) for key in inp.keys))
     return ChunksLook(chunks=list(chunks))
+
+
+@activity.defn(name=READ_ESSAY_ID_HASHES)
+async def read_essay_id_hashes(inp: LookAtChunksInput) -> IdHashes:
+    """The hashes of every essay id the chunks hold, read from their memos: what a batch that
+    continued-as-new needs to refuse a repeated id, without carrying the ids along."""
+    client = activity.client()
+    slots = asyncio.Semaphore(LOOKS_AT_ONCE)
+
+    async def ids_of(key: str) -> list[str]:
+        async with slots:
+            description = await _describe(client, chunk_workflow_id(inp.batch_id, key))
+            if description is None or description.workflow_type != CHUNK_WORKFLOW:
+                return []
+            status = await description.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)
+            return [e.essay_id for e in status.essays] if status else []
+
+    found = await asyncio.gather(*(ids_of(key) for key in inp.keys))
+    return IdHashes(hashes=encode_hashes(essay_id_hash(e) for ids in found for e in ids))

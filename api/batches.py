@@ -44,7 +44,7 @@ from api.idempotency import idempotency_key
 from api.owners import id_in_use, is_ours, owner_memo, scoped
 from api.paging import DEFAULT_LIMIT, page_params
 from api.temporal import rpc_timeout, settings, status_cache, temporal
-from workflows.batch import BATCH_CLOSED, DUPLICATE_ESSAY, BatchWorkflow, page_assigned
+from workflows.batch import NEVER_TAKEN, BatchWorkflow, page_assigned
 from workflows.batch_models import (
     STATUS_MEMO,
     AddPageInput,
@@ -55,6 +55,8 @@ from workflows.batch_models import (
     ChunkPlan,
     ChunkStatus,
     PageAssignment,
+    encode_hashes,
+    essay_id_hash,
 )
 from workflows.chunk import ChunkWorkflow
 from workflows.ids import (
@@ -139,6 +141,8 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
             metadata=body.metadata,
             create_digest=create_digest,
             batch_check_s=settings().batch_check_s,
+            max_essays=settings().max_batch_total_essays,
+            max_pages=settings().max_batch_pages,
         ),
         id=batch_workflow_id(batch_id),
         task_queue=settings().batch_task_queue,
@@ -323,12 +327,12 @@ async def _assign(
     batch_id: str, keys: list[str], update: Awaitable[PageAssignment], known_batch: bool = False
 ) -> PageAssignment:
     """The page's update on the parent, once its chunks are started. A page the batch refused
-    for what it holds (closed, or an essay id it has) was never taken, so its just-started
+    for what it holds (closed, full, or an essay id it has) was never taken, so its just-started
     chunks are told to cancel now rather than find out at their next look."""
     try:
         return await run_update(update, batch_id=batch_id if known_batch else None)
     except UpdateRefused as refused:
-        if refused.reason in (BATCH_CLOSED, DUPLICATE_ESSAY):
+        if refused.reason in NEVER_TAKEN:
             await asyncio.gather(
                 *(_cancel_chunk(batch_id, key) for key in keys), return_exceptions=True
             )
@@ -367,6 +371,7 @@ def _page_input(
         correlation_id=correlation_id,
         client_essay_ids=page.client_essay_ids,
         create_digest=create_digest,
+        id_hashes=encode_hashes(essay_id_hash(e.essay_id) for e in page.essays),
     )
 
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         CHUNK_REPORT_SIGNAL,
         FIRST_CHUNK_NUMBER,
         LOOK_AT_CHUNKS,
+        READ_ESSAY_ID_HASHES,
         STATUS_MEMO,
         AddPageInput,
         BatchInput,
@@ -36,9 +37,12 @@ with workflow.unsafe.imports_passed_through():
         ChunksLook,
         ChunkSummary,
         EssayCounts,
+        IdHashes,
         LookAtChunksInput,
         PageAssignment,
         TriggerResult,
+        decode_hashes,
+        essay_id_hash,
     )
     from workflows.chunk import ChunkWorkflow
     from workflows.ids import BATCH_WORKFLOW, chunk_workflow_id, page_key_of
@@ -49,7 +53,14 @@ BATCH_CLOSED = "BatchClosed"  # 409: triggered or cancelled already
 DUPLICATE_ESSAY = "DuplicateEssay"  # 409: an essay id the batch already has
 EMPTY_BATCH = "EmptyBatch"  # 409: nothing to trigger
 BATCH_CONFLICT = "BatchConflict"  # 409: a create that reuses a batch id for other essays
-CONFLICT_ERRORS = frozenset({BATCH_CLOSED, DUPLICATE_ESSAY, EMPTY_BATCH, BATCH_CONFLICT})
+BATCH_FULL = "BatchFull"  # 409: the page would take the batch past its essays or pages
+CONFLICT_ERRORS = frozenset(
+    {BATCH_CLOSED, DUPLICATE_ESSAY, EMPTY_BATCH, BATCH_CONFLICT, BATCH_FULL}
+)
+# Pages that were refused for what the batch holds: never taken, so their chunks can go.
+NEVER_TAKEN = frozenset({BATCH_CLOSED, DUPLICATE_ESSAY, BATCH_FULL})
+# Chunks whose essay ids one look reads back: its answer stays far below the payload warning.
+ID_READ_CHUNKS = 200
 # Commands sent to chunks in one go: far below the 2,000 pending-signal limit.
 MAX_SIGNALS_AT_ONCE = 50
 # Reports from chunks not (yet) assigned, kept to be taken on at their page's update: the API
@@ -75,14 +86,27 @@ class BatchWorkflow:
             create_digest=inp.create_digest,
             created_at=workflow.now(),
         )
-        self._chunks = {c.number: c for c in self._record.chunks}
+        rows = [ChunkSummary.from_row(row) for row in self._record.chunk_rows]
+        self._chunks = {c.number: c for c in [*self._record.chunks, *rows]}
         self._by_key = {c.key: c for c in self._chunks.values() if c.key}
+        self._page_chunks: dict[str, list[int]] = {}  # page key -> its chunks' numbers
+        for chunk in self._chunks.values():
+            if chunk.key:
+                self._page_chunks.setdefault(page_key_of(chunk.key), []).append(chunk.number)
+        # The essay ids' hashes are not carried (they grow with the batch): a continued run
+        # reads them back from its chunks before it takes another page.
+        legacy = self._record.client_essay_ids
+        self._id_hashes = {essay_id_hash(e) for e in legacy}
+        self._ids_known = inp.carried is None or bool(legacy) or not self._chunks
         self._early: dict[str, ChunkReport] = {}
+        self._inp = inp
         self._check = timedelta(seconds=inp.batch_check_s)
         self._changed = True  # the memo below must be written
 
     @workflow.run
     async def run(self, inp: BatchInput) -> BatchStatus:
+        if not self._ids_known:
+            await self._read_id_hashes()
         while not self._finished():
             try:
                 await workflow.wait_condition(
@@ -100,7 +124,9 @@ class BatchWorkflow:
             await self._send_commands()
             if workflow.info().is_continue_as_new_suggested() and not self._finished():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                self._record.chunks = list(self._chunks.values())
+                self._record.chunk_rows = [c.to_row() for c in self._chunks.values()]
+                self._record.chunks = []
+                self._record.client_essay_ids = []
                 self._record.runs += 1
                 workflow.continue_as_new(inp.model_copy(update={"carried": self._record}))
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -117,10 +143,24 @@ class BatchWorkflow:
     # -- the API's updates --------------------------------------------------------------------
 
     @workflow.update
-    def add_page(self, page: AddPageInput) -> PageAssignment:
-        known = self._record.pages.get(page.page_digest)
+    async def add_page(self, page: AddPageInput) -> PageAssignment:
+        known = self._known_page(page)
         if known is not None:  # a retried request: same answer, nothing new
             return PageAssignment(chunk_numbers=known, duplicate=True)
+        await workflow.wait_condition(lambda: self._ids_known)
+        known = self._known_page(page)  # a retry may have been taken meanwhile
+        if known is not None:
+            return PageAssignment(chunk_numbers=known, duplicate=True)
+        self._check_open()  # it may have closed meanwhile
+        hashes = decode_hashes(page.id_hashes) or {essay_id_hash(e) for e in page.client_essay_ids}
+        clashes = hashes & self._id_hashes
+        if clashes:
+            named = [e for e in page.client_essay_ids if essay_id_hash(e) in clashes]
+            raise ApplicationError(
+                f"the batch already has essays with these ids: {sorted(named)[:10]}",
+                type=DUPLICATE_ESSAY,
+            )
+        self._id_hashes |= hashes
         now = workflow.now()
         numbers = []
         for plan in page.chunks:
@@ -135,13 +175,12 @@ class BatchWorkflow:
             )
             self._chunks[number] = chunk
             self._by_key[plan.key] = chunk
+            self._page_chunks.setdefault(page_key_of(plan.key), []).append(number)
             early = self._early.pop(plan.key, None)
             if early is not None:
                 self._take_report(chunk, early)
             numbers.append(number)
-        self._record.pages[page.page_digest] = numbers
         self._changed = True
-        self._record.client_essay_ids.extend(page.client_essay_ids)
         created = page.create_digest is not None
         return PageAssignment(chunk_numbers=numbers, status=self.status() if created else None)
 
@@ -152,15 +191,39 @@ class BatchWorkflow:
                 f"batch {self._record.batch_id} exists with different essays or metadata",
                 type=BATCH_CONFLICT,
             )
-        if page.page_digest in self._record.pages:
+        if self._known_page(page) is not None:
             return
         self._check_open()
-        clashes = set(page.client_essay_ids) & set(self._record.client_essay_ids)
-        if clashes:
+        pages = len(self._page_chunks) + len(self._record.pages)
+        essays = sum(c.essay_count for c in self._chunks.values())
+        adding = sum(plan.essay_count or len(plan.essay_ids) for plan in page.chunks)
+        if pages >= self._inp.max_pages or essays + adding > self._inp.max_essays:
             raise ApplicationError(
-                f"the batch already has essays with these ids: {sorted(clashes)[:10]}",
-                type=DUPLICATE_ESSAY,
+                f"a batch takes at most {self._inp.max_essays} essays in at most "
+                f"{self._inp.max_pages} pages; this one has {essays} in {pages}",
+                type=BATCH_FULL,
             )
+
+    def _known_page(self, page: AddPageInput) -> list[int] | None:
+        """The chunk numbers the page got, if the batch took it before (a retried request)."""
+        known = self._record.pages.get(page.page_digest)  # taken by an older run's code
+        if known is None and page.chunks:
+            known = self._page_chunks.get(page_key_of(page.chunks[0].key))
+        return known
+
+    async def _read_id_hashes(self) -> None:
+        keys = [c.key for c in self._chunks.values() if c.key]
+        for start in range(0, len(keys), ID_READ_CHUNKS):
+            found: IdHashes = await workflow.execute_activity(
+                READ_ESSAY_ID_HASHES,
+                LookAtChunksInput(
+                    batch_id=self._record.batch_id, keys=keys[start : start + ID_READ_CHUNKS]
+                ),
+                result_type=IdHashes,
+                **LOOK_OPTS,
+            )
+            self._id_hashes |= decode_hashes(found.hashes)
+        self._ids_known = True
 
     @workflow.update
     def trigger(self) -> TriggerResult:

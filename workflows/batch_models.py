@@ -9,7 +9,10 @@ Every field added later must have a default.
 
 from __future__ import annotations
 
-from datetime import datetime
+import base64
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -88,6 +91,9 @@ class AddPageInput(BaseModel):
     correlation_id: str
     client_essay_ids: list[str] = Field(default_factory=list)  # ids the client chose
     create_digest: str | None = None  # set by the creating request: must match the batch's
+    # essay_id_hash of every essay id in the page (encode_hashes): the batch refuses an id it
+    # holds already without keeping the ids themselves.
+    id_hashes: str = ""
 
 
 class PageAssignment(BaseModel):
@@ -111,6 +117,42 @@ class ChunkSummary(BaseModel):
     report_seq: int = 0
     done: bool = False
 
+    def to_row(self) -> list[Any]:
+        """Compact, for continue-as-new: about 60 bytes of JSON, a fifth of the model's."""
+        c = self.counts
+        command = {"publish": "p", "cancel": "c"}.get(self.command_sent or "")
+        return [
+            self.number,
+            self.essay_count,
+            self.key,
+            self.accepted_at.timestamp(),
+            command,
+            [c.received, c.stored, c.published, c.failed, c.cancelled],
+            self.report_seq,
+            int(self.done),
+        ]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> ChunkSummary:
+        number, essay_count, key, accepted, command, counts, seq, done = row
+        received, stored, published, failed, cancelled = counts
+        return cls(
+            number=number,
+            essay_count=essay_count,
+            key=key,
+            accepted_at=datetime.fromtimestamp(accepted, UTC),
+            command_sent={"p": "publish", "c": "cancel"}.get(command or ""),
+            counts=EssayCounts(
+                received=received,
+                stored=stored,
+                published=published,
+                failed=failed,
+                cancelled=cancelled,
+            ),
+            report_seq=seq,
+            done=bool(done),
+        )
+
 
 class BatchRecord(BaseModel):
     """Everything the parent knows, small enough to carry across continue-as-new."""
@@ -123,10 +165,13 @@ class BatchRecord(BaseModel):
     triggered_at: datetime | None = None
     cancelled_at: datetime | None = None
     finished_at: datetime | None = None
+    # Older runs kept these; the pages and the essay ids grew with the batch. Now the pages
+    # are read off the chunks' keys, and the ids' hashes are read back from the chunks.
     pages: dict[str, list[int]] = Field(default_factory=dict)  # page digest -> chunk numbers
     chunks: list[ChunkSummary] = Field(default_factory=list)
     client_essay_ids: list[str] = Field(default_factory=list)
     runs: int = 1  # how many runs (continue-as-new) this batch has taken
+    chunk_rows: list[list[Any]] = Field(default_factory=list)  # ChunkSummary.to_row() each
 
 
 class BatchInput(BaseModel):
@@ -138,6 +183,9 @@ class BatchInput(BaseModel):
     carried: BatchRecord | None = None
     # How often a closing batch looks at chunks that have not reported their end.
     batch_check_s: float = 300.0
+    # The most essays and pages the batch takes: what it carries grows with its chunks.
+    max_essays: int = 100_000
+    max_pages: int = 1_000
 
 
 class ChunkReport(BaseModel):
@@ -155,6 +203,21 @@ class TriggerResult(BaseModel):
     # The batch as the trigger left it, for the API's cached status answers. None from workers
     # that predate it.
     status: BatchStatus | None = None
+
+
+def essay_id_hash(essay_id: str) -> int:
+    """64 bits of an essay id: two ids in a batch of 100,000 share one with a chance of about
+    one in three billion, so a batch refuses repeated ids keeping 8 bytes an id, not 64."""
+    return int.from_bytes(hashlib.blake2b(essay_id.encode(), digest_size=8).digest(), "big")
+
+
+def encode_hashes(hashes: Iterable[int]) -> str:
+    return base64.b64encode(b"".join(h.to_bytes(8, "big") for h in hashes)).decode()
+
+
+def decode_hashes(text: str) -> set[int]:
+    raw = base64.b64decode(text)
+    return {int.from_bytes(raw[i : i + 8], "big") for i in range(0, len(raw), 8)}
 
 
 # The parent numbers its chunks from here, in the order their pages arrive.
@@ -313,6 +376,11 @@ class ChunkStatus(BaseModel):
 
 LOOK_AT_BATCH = "look_at_batch"
 LOOK_AT_CHUNKS = "look_at_chunks"
+READ_ESSAY_ID_HASHES = "read_essay_id_hashes"
+
+
+class IdHashes(BaseModel):
+    hashes: str = ""  # encode_hashes of the essay ids of the chunks asked about
 
 
 class LookAtBatchInput(BaseModel):

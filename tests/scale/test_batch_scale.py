@@ -1,7 +1,9 @@
 """A school-sized batch through the real stack, inside shrunk Temporal limits.
 
 `make test` runs SCALE_ESSAYS=1000 with the limits of tests/scale/conftest.py; `make test-scale`
-runs 10,000 at the server's defaults. Prints the wall time and the largest history seen.
+runs SCALE_ESSAYS (10,000 unless set; 100,000 is the batch cap) at the server's defaults. Each
+essay has a client id of SCALE_ID_CHARS characters (64, the most; 0 lets the API make them).
+Prints the wall time and the largest history seen.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from tests.helpers import TopicReader, expected_event_ids, wait_until
@@ -18,8 +21,15 @@ from tests.scale.conftest import limits, limits_name
 from tests.stack import Stack
 
 ESSAYS = int(os.environ.get("SCALE_ESSAYS", "1000"))
+ID_CHARS = int(os.environ.get("SCALE_ID_CHARS", "64"))
 PAGE = 250
 TEXT_BYTES = 3 * 1024
+
+
+def essay(n: int, text: str) -> dict:
+    if not ID_CHARS:
+        return {"text": text}
+    return {"text": text, "essay_id": f"e{n:0{ID_CHARS - 1}d}"}
 
 
 def essay_text(n: int) -> str:
@@ -53,7 +63,7 @@ async def test_a_large_batch_stays_inside_the_limits(stack: Stack) -> None:
 
     essay_ids: list[str] = []
     for start in range(0, ESSAYS, PAGE):
-        page = [{"text": t} for t in texts[start : start + PAGE]]
+        page = [essay(start + i, t) for i, t in enumerate(texts[start : start + PAGE])]
         if start == 0:
             response = await stack.api.post(
                 "/v1/batch", json={"batch_id": batch_id, "essays": page}, timeout=60
@@ -68,9 +78,18 @@ async def test_a_large_batch_stays_inside_the_limits(stack: Stack) -> None:
 
     # A retried first page is the same page: same ids, nothing new.
     again = await stack.api.post(
-        "/v1/batch", json={"batch_id": batch_id, "essays": [{"text": t} for t in texts[:PAGE]]}
+        "/v1/batch",
+        json={"batch_id": batch_id, "essays": [essay(n, t) for n, t in enumerate(texts[:PAGE])]},
     )
     assert again.json()["essay_ids"] == essay_ids[:PAGE]
+    if ID_CHARS:
+        # The parent carries no essay ids across continue-as-new, yet still refuses a repeat.
+        repeat = await stack.api.post(
+            f"/v1/batch/{batch_id}/essays",
+            json={"essays": [essay(ESSAYS + 1, "new"), essay(0, "a repeated id")]},
+        )
+        assert repeat.status_code == 409, repeat.text
+        assert essay_ids[0] in repeat.json()["details"]
 
     triggered = await stack.api.post(f"/v1/batch/{batch_id}/spellcheck")
     assert triggered.status_code == 202
@@ -133,3 +152,34 @@ async def test_cancel_inside_the_limits(stack: Stack) -> None:
     assert final["state"] == "cancelled"
     assert final["counts"]["cancelled"] + final["counts"]["failed"] == 200
     assert final["counts"]["published"] == 0
+
+
+@pytest.mark.skipif(not ID_CHARS, reason="needs client essay ids")
+async def test_a_repeated_essay_id_is_refused_after_the_batch_continued_as_new(
+    stack: Stack,
+) -> None:
+    # Many small pages: the parent's history passes the shrunk suggestion to continue-as-new.
+    batch_id = f"pages-{uuid.uuid4().hex[:8]}"
+    first = [essay(n, f"page essay {n}") for n in range(2)]
+    created = await stack.api.post("/v1/batch", json={"batch_id": batch_id, "essays": first})
+    assert created.status_code == 202, created.text
+    for page in range(1, 60):
+        essays = [essay(2 * page + i, f"page essay {2 * page + i}") for i in range(2)]
+        added = await stack.api.post(f"/v1/batch/{batch_id}/essays", json={"essays": essays})
+        assert added.status_code == 202, added.text
+
+    async def continued() -> dict | None:
+        body = await batch_status(stack, batch_id)
+        return body if body["workflow_runs"] > 1 else None
+
+    await wait_until(continued, timeout_s=60, what="the parent to continue-as-new")
+    repeat = await stack.api.post(
+        f"/v1/batch/{batch_id}/essays", json={"essays": [essay(1000, "new"), first[1]]}
+    )
+    assert repeat.status_code == 409, repeat.text
+    assert first[1]["essay_id"] in repeat.json()["details"]
+    assert first[0]["essay_id"] not in repeat.json()["details"]
+    fresh = await stack.api.post(
+        f"/v1/batch/{batch_id}/essays", json={"essays": [essay(1001, "fresh")]}
+    )
+    assert fresh.status_code == 202, fresh.text

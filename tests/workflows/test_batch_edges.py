@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.lookups import look_at_batch, look_at_chunks
+from activities.lookups import look_at_batch, look_at_chunks, read_essay_id_hashes
 from tests.helpers import wait_until
 from tests.workflows.test_batch_workflows import FakeChunkActivities, ids
 from workflows.batch import BatchWorkflow
@@ -66,7 +66,7 @@ async def queues(dev_env: WorkflowEnvironment) -> AsyncIterator[Queues]:
         dev_env.client,
         task_queue=parents,
         workflows=[BatchWorkflow],
-        activities=[look_at_chunks],
+        activities=[look_at_chunks, read_essay_id_hashes],
     ):
         yield Queues(dev_env.client, dev_env, parents, chunks, fakes)
 

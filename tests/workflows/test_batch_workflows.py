@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.lookups import look_at_batch, look_at_chunks
+from activities.lookups import look_at_batch, look_at_chunks, read_essay_id_hashes
 from tests.helpers import chunk_workflow_ids, wait_until
 from workflows.batch import BATCH_CLOSED, BATCH_CONFLICT, DUPLICATE_ESSAY, BatchWorkflow
 from workflows.batch_models import (
@@ -95,7 +95,13 @@ async def batch_env(
         dev_env.client,
         task_queue=queue,
         workflows=[BatchWorkflow, ChunkWorkflow],
-        activities=[fakes.store, fakes.publish, look_at_batch, look_at_chunks],
+        activities=[
+            fakes.store,
+            fakes.publish,
+            look_at_batch,
+            look_at_chunks,
+            read_essay_id_hashes,
+        ],
     ):
         yield dev_env.client, queue, fakes
 
