@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.batch_status import batch_or_404
-from api.errors import ApiError
+from api.errors import ApiError, service_unavailable
 from workflows.batch import CONFLICT_ERRORS
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class UpdateRefused(ApiError):
@@ -24,22 +26,34 @@ class UpdateRefused(ApiError):
         self.reason = reason
 
 
-async def run_update(call: Awaitable[T], batch_id: str | None = None) -> T:
-    try:
-        return await call
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in CONFLICT_ERRORS:
-            raise UpdateRefused(cause.type, cause.message) from None
-        raise
-    except RPCError as exc:
-        # An update cannot reach a closed workflow: tell "unknown" (404) from "closed" (409).
-        if batch_id is None or exc.status not in (
-            RPCStatusCode.NOT_FOUND,
-            RPCStatusCode.FAILED_PRECONDITION,
-        ):
+async def run_update(
+    call: Callable[[], Awaitable[T]], batch_id: str | None = None, attempts: int = 3
+) -> T:
+    """`call()`'s update, its refusals turned into HTTP answers. The server refuses an update
+    while the batch's run is continuing-as-new, which passes at once: such a refusal is sent
+    again (the updates are idempotent), a few times."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type in CONFLICT_ERRORS:
+                raise UpdateRefused(cause.type, cause.message) from None
             raise
-        description = await batch_or_404(batch_id)
-        raise ApiError(
-            409, "Conflict", f"batch {batch_id} is closed ({description.status.name.lower()})"
-        ) from None
+        except RPCError as exc:
+            # An update cannot reach a closed workflow: tell "unknown" (404) from "closed"
+            # (409), and both from a running batch between two runs (sent again).
+            if batch_id is None or exc.status not in (
+                RPCStatusCode.NOT_FOUND,
+                RPCStatusCode.FAILED_PRECONDITION,
+            ):
+                raise
+            description = await batch_or_404(batch_id)
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"batch {batch_id} is closed ({description.status.name.lower()})",
+                ) from None
+            log.warning("update refused by a running batch, attempt %d: %s", attempt, exc.message)
+    raise service_unavailable(f"batch {batch_id} refused the request for now; retry")

@@ -133,7 +133,8 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
     # refused by the workflow itself (BatchConflict), however the two requests interleave.
     client = current_client()
     create_digest = digest([page.digest, body.metadata, *([client] if client else [])])
-    start = WithStartWorkflowOperation(
+    start = functools.partial(
+        WithStartWorkflowOperation,
         BatchWorkflow.run,
         BatchInput(
             batch_id=batch_id,
@@ -160,10 +161,11 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
         assignment = await _assign(
             batch_id,
             keys,
-            temporal().execute_update_with_start_workflow(
+            # A start operation serves one call: each attempt gets its own.
+            lambda: temporal().execute_update_with_start_workflow(
                 BatchWorkflow.add_page,
                 _page_input(page, keys, correlation_id, create_digest),
-                start_workflow_operation=start,
+                start_workflow_operation=start(),
                 rpc_timeout=rpc_timeout(),
             ),
         )
@@ -211,12 +213,11 @@ async def add_essays(batch_id: str):
         await _assign(
             batch_id,
             keys,
-            handle.execute_update(
+            lambda: handle.execute_update(
                 BatchWorkflow.add_page,
                 _page_input(page, keys, correlation_id),
                 rpc_timeout=rpc_timeout(),
             ),
-            known_batch=True,
         )
     return _accepted(batch_id, page, correlation_id)
 
@@ -227,7 +228,7 @@ async def trigger(batch_id: str):
     await _check_owner(batch_id)
     result = await _close(
         batch_id,
-        _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
+        lambda: _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
         lambda result: result.status,
     )
     log.info("batch triggered", extra={"essays": result.essay_count})
@@ -245,7 +246,7 @@ async def cancel(batch_id: str):
     await _check_owner(batch_id)
     await _close(
         batch_id,
-        _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
+        lambda: _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
         lambda status: status,
     )
     log.info("batch cancelled")
@@ -279,7 +280,9 @@ def _adding(batch_id: str) -> Iterator[None]:
 
 
 async def _close(
-    batch_id: str, update: Awaitable[Closed], status_of: Callable[[Closed], BatchStatus | None]
+    batch_id: str,
+    update: Callable[[], Awaitable[Closed]],
+    status_of: Callable[[Closed], BatchStatus | None],
 ) -> Closed:
     """A trigger or cancel. The batch's cached status answers are revised with the status the
     update answered, so the client's next status shows it without waiting on the server; they
@@ -324,13 +327,13 @@ def _parent(batch_id: str) -> WorkflowHandle:
 
 
 async def _assign(
-    batch_id: str, keys: list[str], update: Awaitable[PageAssignment], known_batch: bool = False
+    batch_id: str, keys: list[str], update: Callable[[], Awaitable[PageAssignment]]
 ) -> PageAssignment:
     """The page's update on the parent, once its chunks are started. A page the batch refused
     for what it holds (closed, full, or an essay id it has) was never taken, so its just-started
     chunks are told to cancel now rather than find out at their next look."""
     try:
-        return await run_update(update, batch_id=batch_id if known_batch else None)
+        return await run_update(update, batch_id=batch_id)
     except UpdateRefused as refused:
         if refused.reason in NEVER_TAKEN:
             await asyncio.gather(

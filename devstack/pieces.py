@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from devstack.components import (
     REPO_ROOT,
@@ -25,7 +27,8 @@ from devstack.console import describe_exit
 from workflows.ids import SEARCH_ATTRIBUTE_TYPES
 
 HOST = "127.0.0.1"
-STATE_DIR = REPO_ROOT / ".state"
+# Another folder for a second stack beside `make dev` (the tests start one).
+STATE_DIR = Path(os.environ.get("DEVSTACK_STATE_DIR", REPO_ROOT / ".state"))
 LOG_DIR = STATE_DIR / "logs"
 STOP_TIMEOUT_S = 10.0
 # The worker has no port to wait for: if it survives this long it got past its start-up checks.

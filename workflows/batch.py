@@ -67,8 +67,10 @@ MAX_SIGNALS_AT_ONCE = 50
 # starts a page's chunks just before it, so their first report may arrive first. Bounded, as
 # anyone's page start could send one; a report not kept only shows later.
 MAX_EARLY_REPORTS = 256
-# One look at a few hundred chunks; retried without end, as a Temporal outage may last.
-LOOK_OPTS = workflow.ActivityConfig(
+# One look at a few hundred chunks; retried without end, as a Temporal outage may last. Local
+# activities: on the batch queue an ordinary one waits behind every chunk's store activity,
+# and page updates wait for the ids' look.
+LOOK_OPTS = workflow.LocalActivityConfig(
     start_to_close_timeout=timedelta(minutes=2), retry_policy=DURABLE_RETRY
 )
 
@@ -214,7 +216,7 @@ class BatchWorkflow:
     async def _read_id_hashes(self) -> None:
         keys = [c.key for c in self._chunks.values() if c.key]
         for start in range(0, len(keys), ID_READ_CHUNKS):
-            found: IdHashes = await workflow.execute_activity(
+            found: IdHashes = await workflow.execute_local_activity(
                 READ_ESSAY_ID_HASHES,
                 LookAtChunksInput(
                     batch_id=self._record.batch_id, keys=keys[start : start + ID_READ_CHUNKS]
@@ -321,7 +323,7 @@ class BatchWorkflow:
         waiting = [c for c in self._chunks.values() if not c.done]
         if not waiting:
             return
-        look: ChunksLook = await workflow.execute_activity(
+        look: ChunksLook = await workflow.execute_local_activity(
             LOOK_AT_CHUNKS,
             LookAtChunksInput(batch_id=self._record.batch_id, keys=[c.key for c in waiting]),
             result_type=ChunksLook,
