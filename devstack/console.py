@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -19,7 +20,20 @@ def _paint(code: str, text: str) -> str:
 
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    try:
+        print(text, flush=True)
+    except OSError:
+        # Nobody reads the output any more (`make dev | tee dev.log`, then Ctrl-C, which ends
+        # tee too): go on without it, so a line never stops the launcher stopping the pieces.
+        _silence_output()
+
+
+def _silence_output() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def ok(text: str) -> None:

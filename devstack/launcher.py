@@ -134,8 +134,8 @@ class Launcher:
                 f"({sig.name}: already stopping, each piece gets SIGKILL after {STOP_TIMEOUT_S:g}s)"
             )
             return
+        self._stop_requested.set()  # first: nothing said below may keep it from happening
         say(f"\n{sig.name} received: stopping everything.")
-        self._stop_requested.set()
 
     # -- supervision --------------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ async def test_a_large_batch_stays_inside_the_limits(stack: Stack) -> None:
             json={"essays": [essay(ESSAYS + 1, "new"), essay(0, "a repeated id")]},
         )
         assert repeat.status_code == 409, repeat.text
-        full = ESSAYS + 2 > stack.settings.max_batch_total_essays
+        full = stack.settings.max_batch_total_essays < ESSAYS + 2
         assert ("at most" if full else essay_ids[0]) in repeat.json()["details"]
 
     triggered = await stack.api.post(f"/v1/batch/{batch_id}/spellcheck")
