@@ -17,8 +17,10 @@ from workflows.batch_models import STORE_CHUNK, ChunkInput, StoreChunkInput, Sto
 from workflows.models import STORE_ESSAY, StoredEssay, StoreEssayInput
 
 STORAGE_ID = re.compile(r"^[0-9a-f]{32}$")
-# 408 and 429 say "try again later"; every other 4xx says the request itself is wrong.
-RETRYABLE_4XX = frozenset({408, 429})
+# What the essay itself causes: no retry can fix it, so it fails the essay. Every other answer
+# (401 or 403 for a credential, 404 for a wrong URL, 408, 429, 5xx) is something outside the
+# essay that someone can fix: retried without end, the error visible meanwhile.
+REJECTS_THE_ESSAY = frozenset({400, 413, 415, 422})
 # Never wait longer than the workflow's own backoff cap because a server asked us to.
 MAX_RETRY_AFTER = timedelta(seconds=60)
 
@@ -34,6 +36,8 @@ def _retry_after(response: httpx.Response) -> timedelta | None:
 
 
 def _excerpt(response: httpx.Response) -> str:
+    """The start of the answer's body: for Temporal's failure details and the logs, never for
+    the message a client reads (it may name internal hosts)."""
     return response.text[:200].strip()
 
 
@@ -133,22 +137,26 @@ class ContentActivities:
                 # Connection refused, DNS, timeouts: the service may come back, so retry. No
                 # chained cause: the server keeps only ~4 KB of a pending activity's last
                 # failure, and the transport's traceback alone is larger.
+                # The message is what a client reads; where the service is stays in the details.
                 raise ApplicationError(
-                    f"Content Service unreachable: {type(exc).__name__}: {exc}",
+                    f"the Content Service could not be reached ({type(exc).__name__})",
+                    str(exc),
                     type=CONTENT_UNAVAILABLE,
                 ) from None
         status = response.status_code
-        if status >= 500 or status in RETRYABLE_4XX:
+        if status in REJECTS_THE_ESSAY:
             raise ApplicationError(
-                f"Content Service answered {status}: {_excerpt(response)}",
-                type=CONTENT_UNAVAILABLE,
-                next_retry_delay=_retry_after(response),
-            )
-        if 400 <= status < 500:
-            raise ApplicationError(
-                f"Content Service rejected the essay with {status}: {_excerpt(response)}",
+                f"the Content Service rejected the essay with {status}",
+                _excerpt(response),
                 type=CONTENT_REJECTED,
                 non_retryable=True,
+            )
+        if status >= 400:
+            raise ApplicationError(
+                f"the Content Service answered {status}",
+                _excerpt(response),
+                type=CONTENT_UNAVAILABLE,
+                next_retry_delay=_retry_after(response),
             )
         return _storage_id(response)
 
@@ -176,13 +184,14 @@ def _storage_id(response: httpx.Response) -> str:
         storage_id = response.json()["storage_id"]
     except (ValueError, KeyError, TypeError):
         raise ApplicationError(
-            f"Content Service answered {response.status_code} without a storage_id: "
-            f"{_excerpt(response)}",
+            f"the Content Service answered {response.status_code} without a storage_id",
+            _excerpt(response),
             type=CONTENT_UNAVAILABLE,
         ) from None
     if not isinstance(storage_id, str) or not STORAGE_ID.match(storage_id):
         raise ApplicationError(
-            f"Content Service returned a malformed storage_id: {storage_id!r}",
+            "the Content Service answered with a malformed storage_id",
+            repr(storage_id)[:200],
             type=CONTENT_UNAVAILABLE,
         )
     return storage_id

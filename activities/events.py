@@ -53,8 +53,10 @@ class EventActivities:
             count_events("failed")
             self._publisher.discard(producer)
             # No chained cause, so the failure stays within what the server keeps (~4 KB).
+            # The message is what a client reads; where the broker is stays in the details.
             raise ApplicationError(
-                f"Kafka did not acknowledge the event: {type(exc).__name__}: {exc}",
+                f"the broker did not acknowledge the event ({type(exc).__name__})",
+                str(exc),
                 type=BROKER_UNAVAILABLE,
             ) from None
         count_events("published")
@@ -122,8 +124,9 @@ class EventActivities:
             if not result.published and not cancelled:
                 first = errors[0]
                 raise ApplicationError(
-                    f"Kafka acknowledged none of {len(inp.events)} events: "
-                    f"{type(first).__name__}: {first}",
+                    f"the broker acknowledged none of {len(inp.events)} events "
+                    f"({type(first).__name__})",
+                    str(first),
                     type=BROKER_UNAVAILABLE,
                 ) from None
         return result
@@ -134,10 +137,16 @@ class EventActivities:
         except IdempotenceRejected as exc:
             # Still retryable: once the operator fixes the setting and restarts the worker,
             # the essay goes out; failing it here would lose it.
-            raise ApplicationError(str(exc), type="KafkaMisconfigured") from exc
+            raise ApplicationError(
+                "the broker refused the producer's settings; an operator must change them",
+                str(exc),
+                type="KafkaMisconfigured",
+            ) from None
         except KafkaError as exc:
             raise ApplicationError(
-                f"Kafka unreachable: {type(exc).__name__}: {exc}", type=BROKER_UNAVAILABLE
+                f"the broker could not be reached ({type(exc).__name__})",
+                str(exc),
+                type=BROKER_UNAVAILABLE,
             ) from None
 
 

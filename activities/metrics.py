@@ -19,7 +19,8 @@ EventOutcome = Literal["published", "failed"]
 
 
 def count_content(outcome: ContentOutcome, essays: int = 1) -> None:
-    """Essays the Content Service stored, rejected (4xx: final), or could not take (retried)."""
+    """Essays the Content Service stored, rejected (400, 413, 415, 422: final), or could not
+    take (anything else: retried)."""
     _add(CONTENT_STORED, "Essays sent to the Content Service, by outcome", outcome, essays)
 
 

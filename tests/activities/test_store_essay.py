@@ -72,3 +72,30 @@ async def test_a_malformed_answer_is_retried_not_trusted() -> None:
         await store("http://content.invalid/v1/content", transport=transport)
     assert caught.value.type == CONTENT_UNAVAILABLE
     assert not caught.value.non_retryable
+
+
+async def test_a_wrong_url_is_retried_as_no_fault_of_the_essay(content_store: Server) -> None:
+    # A real 404 for the collection: a wrong CONTENT_SERVICE_URL fails no essay; they wait,
+    # retried, for an operator to fix it, and say so in words, naming no address.
+    wrong = f"http://{content_store.address}/v1/no-such-collection"
+    with pytest.raises(ApplicationError) as caught:
+        await store(wrong)
+    assert caught.value.type == CONTENT_UNAVAILABLE
+    assert not caught.value.non_retryable
+    assert caught.value.message == "the Content Service answered 404"
+
+
+@pytest.mark.parametrize(
+    ("status", "essays_fault"),
+    [(401, False), (403, False), (400, True), (413, True), (415, True), (422, True)],
+)
+async def test_only_what_the_essay_causes_fails_it(status: int, essays_fault: bool) -> None:
+    # A credential (401, 403) is an operator's to fix; a real store cannot be made to answer
+    # these on demand, so this branch uses a fake transport.
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, text="internal-host"))
+    with pytest.raises(ApplicationError) as caught:
+        await store("http://content.invalid/v1/content", transport=transport)
+    assert caught.value.non_retryable is essays_fault
+    assert caught.value.type == (CONTENT_REJECTED if essays_fault else CONTENT_UNAVAILABLE)
+    assert "internal-host" not in caught.value.message
+    assert str(status) in caught.value.message

@@ -25,7 +25,7 @@ async def test_nothing_is_lost_when_the_content_store_stops_mid_run(
         await client.send_singles([probe])
         status = await run.retrying(probe, STORE_ESSAY)
         assert status["state"] == "received"
-        assert status["last_error"].startswith("Content Service unreachable")
+        assert status["last_error"].startswith("the Content Service could not be reached")
 
         await fault_stack.content_store.start()
         run.recovered(f"content store started again ({status['attempts']} failed stores seen)")
