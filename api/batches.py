@@ -54,6 +54,7 @@ from workflows.batch_models import (
     ChunkInput,
     ChunkPlan,
     ChunkStatus,
+    CloseInput,
     PageAssignment,
     encode_hashes,
     essay_id_hash,
@@ -228,7 +229,9 @@ async def trigger(batch_id: str):
     await _check_owner(batch_id)
     result = await _close(
         batch_id,
-        lambda: _parent(batch_id).execute_update(BatchWorkflow.trigger, rpc_timeout=rpc_timeout()),
+        lambda: _parent(batch_id).execute_update(
+            BatchWorkflow.trigger, _close_input(), rpc_timeout=rpc_timeout()
+        ),
         lambda result: result.status,
     )
     log.info("batch triggered", extra={"essays": result.essay_count})
@@ -246,7 +249,9 @@ async def cancel(batch_id: str):
     await _check_owner(batch_id)
     await _close(
         batch_id,
-        lambda: _parent(batch_id).execute_update(BatchWorkflow.cancel, rpc_timeout=rpc_timeout()),
+        lambda: _parent(batch_id).execute_update(
+            BatchWorkflow.cancel, _close_input(), rpc_timeout=rpc_timeout()
+        ),
         lambda status: status,
     )
     log.info("batch cancelled")
@@ -320,6 +325,13 @@ async def _ours_or_in_use(batch_id: str) -> WorkflowExecutionDescription | None:
     if not await is_ours(description, BATCH_WORKFLOW):
         raise id_in_use("batch", batch_id)
     return description
+
+
+def _close_input() -> CloseInput:
+    """A trigger's or cancel's Idempotency-Key, per client: the same request sent again (after
+    a 503 that left its outcome unknown) gets its first answer."""
+    key = idempotency_key()
+    return CloseInput(idempotency_key=scoped(key) if key else None)
 
 
 def _parent(batch_id: str) -> WorkflowHandle:

@@ -36,11 +36,13 @@ with workflow.unsafe.imports_passed_through():
         ChunkReport,
         ChunksLook,
         ChunkSummary,
+        CloseInput,
         EssayCounts,
         IdHashes,
         LookAtChunksInput,
         PageAssignment,
         TriggerResult,
+        closed_because,
         decode_hashes,
         essay_id_hash,
     )
@@ -228,35 +230,49 @@ class BatchWorkflow:
         self._ids_known = True
 
     @workflow.update
-    def trigger(self) -> TriggerResult:
-        self._record.triggered_at = workflow.now()
-        self._changed = True
+    def trigger(self, inp: CloseInput | None = None) -> TriggerResult:
+        if not self._repeats(inp, self._record.trigger_key):
+            self._record.triggered_at = workflow.now()
+            self._record.trigger_key = inp.idempotency_key if inp else None
+            self._changed = True
         return TriggerResult(essay_count=self._counts().total, status=self.status())
 
     @trigger.validator
-    def _check_trigger(self) -> None:
+    def _check_trigger(self, inp: CloseInput | None = None) -> None:
+        if self._repeats(inp, self._record.trigger_key):
+            return  # the same request again (its first answer may have been lost): its answer
         self._check_open()
         if not self._chunks:
             raise ApplicationError("the batch has no essays", type=EMPTY_BATCH)
 
     @workflow.update
-    def cancel(self) -> BatchStatus:
-        self._record.cancelled_at = workflow.now()
-        self._changed = True
+    def cancel(self, inp: CloseInput | None = None) -> BatchStatus:
+        if not self._repeats(inp, self._record.cancel_key):
+            self._record.cancelled_at = workflow.now()
+            self._record.cancel_key = inp.idempotency_key if inp else None
+            self._changed = True
         return self.status()
 
     @cancel.validator
-    def _check_cancel(self) -> None:
+    def _check_cancel(self, inp: CloseInput | None = None) -> None:
+        if self._repeats(inp, self._record.cancel_key):
+            return
         if self._record.cancelled_at is not None:
-            raise ApplicationError("the batch is cancelled already", type=BATCH_CLOSED)
+            raise ApplicationError(self._closed_because(), type=BATCH_CLOSED)
+
+    @staticmethod
+    def _repeats(inp: CloseInput | None, first_key: str | None) -> bool:
+        """Is this the trigger (or cancel) that already took effect, sent again with its key?"""
+        return (
+            inp is not None and inp.idempotency_key is not None and inp.idempotency_key == first_key
+        )
 
     def _check_open(self) -> None:
-        if self._record.cancelled_at is not None:
-            raise ApplicationError("the batch is cancelled", type=BATCH_CLOSED)
-        if self._record.triggered_at is not None:
-            raise ApplicationError(
-                "the batch's spellcheck was requested already", type=BATCH_CLOSED
-            )
+        if self._closing():
+            raise ApplicationError(self._closed_because(), type=BATCH_CLOSED)
+
+    def _closed_because(self) -> str:
+        return closed_because(self.status())
 
     # -- the chunks ---------------------------------------------------------------------------
 

@@ -172,6 +172,8 @@ class BatchRecord(BaseModel):
     client_essay_ids: list[str] = Field(default_factory=list)
     runs: int = 1  # how many runs (continue-as-new) this batch has taken
     chunk_rows: list[list[Any]] = Field(default_factory=list)  # ChunkSummary.to_row() each
+    trigger_key: str | None = None  # the Idempotency-Key the trigger came with
+    cancel_key: str | None = None
 
 
 class BatchInput(BaseModel):
@@ -196,6 +198,13 @@ class ChunkReport(BaseModel):
     seq: int
     counts: EssayCounts
     done: bool = False
+
+
+class CloseInput(BaseModel):
+    """A trigger's or a cancel's request: with the client's Idempotency-Key, the same request
+    sent again gets its first answer instead of a 409."""
+
+    idempotency_key: str | None = None
 
 
 class TriggerResult(BaseModel):
@@ -245,6 +254,18 @@ class BatchStatus(BaseModel):
     finished_at: datetime | None = None
     chunks: list[ChunkRef] = Field(default_factory=list)
     runs: int = 1
+
+
+def closed_because(status: BatchStatus) -> str:
+    """What a closed batch is now, for a 409: a client that could not tell whether its own
+    trigger or cancel took effect (it got a 503) learns it here."""
+    if status.cancelled_at is not None:
+        happened = f"cancelled at {status.cancelled_at.isoformat()}"
+    elif status.triggered_at is not None:
+        happened = f"triggered at {status.triggered_at.isoformat()}"
+    else:
+        happened = "never triggered"
+    return f"the batch is {status.state.value}: {happened}"
 
 
 # -- the chunks ------------------------------------------------------------------------------
