@@ -22,18 +22,16 @@ from temporalio.worker import Worker
 
 from activities.lookups import look_at_batch, look_at_chunks, read_essay_id_hashes
 from tests.helpers import wait_until
-from tests.workflows.test_batch_workflows import FakeChunkActivities, ids
+from tests.workflows.test_batch_workflows import FakeChunkActivities, ids, start_chunk
 from workflows.batch import BatchWorkflow
 from workflows.batch_models import (
     AddPageInput,
     BatchInput,
     BatchState,
-    ChunkInput,
     ChunkPlan,
-    EssayText,
 )
 from workflows.chunk import ChunkWorkflow
-from workflows.ids import batch_workflow_id, chunk_key, chunk_workflow_id
+from workflows.ids import batch_workflow_id, chunk_key
 from workflows.models import EssayState
 
 CHECK = timedelta(seconds=1)
@@ -85,18 +83,8 @@ async def new_batch(q: Queues, count: int) -> tuple[WorkflowHandle, WorkflowHand
     batch_id = f"edge-{uuid.uuid4().hex[:8]}"
     essay_ids = ids("e", count)
     key = chunk_key(uuid.uuid4().hex[:16], 0)
-    chunk = await q.client.start_workflow(
-        ChunkWorkflow.run,
-        ChunkInput(
-            batch_id=batch_id,
-            correlation_id="corr",
-            essays=[EssayText(essay_id=e, text=f"text of {e}") for e in essay_ids],
-            heartbeat_timeout_s=2,
-            chunk_key=key,
-            batch_check_s=CHECK.total_seconds(),
-        ),
-        id=chunk_workflow_id(batch_id, key),
-        task_queue=q.chunks,
+    chunk = await start_chunk(
+        q.client, q.chunks, batch_id, key, essay_ids, batch_check_s=CHECK.total_seconds()
     )
     parent = await q.client.start_workflow(
         BatchWorkflow.run,
@@ -179,17 +167,8 @@ async def test_a_chunk_its_batch_never_took_cancels_itself_once_the_batch_closes
     # A page whose request died between its chunk's start and the parent's update.
     key = chunk_key(uuid.uuid4().hex[:16], 0)
     batch_id = parent.id.removeprefix("batch-")
-    stray = await queues.client.start_workflow(
-        ChunkWorkflow.run,
-        ChunkInput(
-            batch_id=batch_id,
-            correlation_id="corr",
-            essays=[EssayText(essay_id="stray", text="never added")],
-            chunk_key=key,
-            batch_check_s=CHECK.total_seconds(),
-        ),
-        id=chunk_workflow_id(batch_id, key),
-        task_queue=queues.chunks,
+    stray = await start_chunk(
+        queues.client, queues.chunks, batch_id, key, ["stray"], batch_check_s=CHECK.total_seconds()
     )
     async with queues.chunk_worker():
         await parent.execute_update(BatchWorkflow.trigger)
