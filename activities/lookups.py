@@ -55,21 +55,25 @@ async def look_at_batch(inp: LookAtBatchInput) -> BatchLook:
     description = await _describe(client, workflow_id)
     if description is None:
         return BatchLook(exists=False, reason=f"its batch {inp.batch_id} was never created")
-    owner = await description.memo_value(OWNER_MEMO, None)
-    if description.workflow_type != BATCH_WORKFLOW or owner != inp.owner:
-        # Its create was refused: the id is in use by another client, or by no batch.
-        return BatchLook(closed_for_pages=True, reason=f"batch id {inp.batch_id} is in use")
+    in_use = BatchLook(closed_for_pages=True, reason=f"batch id {inp.batch_id} is in use")
+    if description.workflow_type != BATCH_WORKFLOW:
+        return in_use  # its create was refused: the id is held by something else
     running = description.status == WorkflowExecutionStatus.RUNNING
     if description.status == WorkflowExecutionStatus.COMPLETED:
         status = await client.get_workflow_handle(workflow_id, result_type=BatchStatus).result()
     else:  # running, or closed by an operator or a failure: its last memo
         status = await description.memo_value(STATUS_MEMO, None, type_hint=BatchStatus)
+    assigned = status is not None and any(c.key == inp.chunk_key for c in status.chunks)
+    if not assigned and await description.memo_value(OWNER_MEMO, None) != inp.owner:
+        # Another client's batch (its create under the id was refused) never takes this
+        # chunk; one the batch took stays its own, whoever owns what since keys were turned on.
+        return in_use
     if status is None:  # too new to have written its memo: nothing assigned yet
         return BatchLook(running=running, reason=f"its batch's workflow {_closed_as(description)}")
     cancelled = status.cancelled_at is not None
     look = BatchLook(
         running=running,
-        assigned=any(c.key == inp.chunk_key for c in status.chunks),
+        assigned=assigned,
         triggered=status.triggered_at is not None and not cancelled,
         closed_for_pages=cancelled or status.triggered_at is not None,
     )

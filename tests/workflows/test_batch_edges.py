@@ -78,13 +78,21 @@ async def result_within(handle: WorkflowHandle):
     return await asyncio.wait_for(handle.result(), timeout=DEADLINE_S)
 
 
-async def new_batch(q: Queues, count: int) -> tuple[WorkflowHandle, WorkflowHandle, list[str]]:
+async def new_batch(
+    q: Queues, count: int, owner: str | None = None
+) -> tuple[WorkflowHandle, WorkflowHandle, list[str]]:
     """What the API does: the chunk started first, the parent's update second."""
     batch_id = f"edge-{uuid.uuid4().hex[:8]}"
     essay_ids = ids("e", count)
     key = chunk_key(uuid.uuid4().hex[:16], 0)
     chunk = await start_chunk(
-        q.client, q.chunks, batch_id, key, essay_ids, batch_check_s=CHECK.total_seconds()
+        q.client,
+        q.chunks,
+        batch_id,
+        key,
+        essay_ids,
+        batch_check_s=CHECK.total_seconds(),
+        owner=owner,
     )
     parent = await q.client.start_workflow(
         BatchWorkflow.run,
@@ -176,3 +184,18 @@ async def test_a_chunk_its_batch_never_took_cancels_itself_once_the_batch_closes
         final = await result_within(stray)
     assert [e.state for e in final.essays] == [EssayState.CANCELLED]
     assert "stray" not in queues.fakes.published
+
+
+async def test_a_chunk_its_batch_took_stays_whoever_owns_the_batch(queues: Queues) -> None:
+    # API keys turned on after an open batch was created: a page a keyed client added is the
+    # batch's all the same, and its chunk keeps waiting through its looks.
+    parent, chunk, essay_ids = await new_batch(queues, 2, owner="alice")
+    async with queues.chunk_worker():
+
+        async def looked_often() -> bool:
+            return await looks(chunk) >= 3
+
+        await wait_until(looked_often, timeout_s=DEADLINE_S, what="three looks at the batch")
+        await parent.execute_update(BatchWorkflow.trigger)
+        final = await result_within(chunk)
+    assert {e.state for e in final.essays} == {EssayState.PUBLISHED}

@@ -151,6 +151,7 @@ async def start_chunk(
     essay_ids: list[str],
     reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
     batch_check_s: float = 300,
+    owner: str | None = None,
 ):
     return await client.start_workflow(
         ChunkWorkflow.run,
@@ -161,6 +162,7 @@ async def start_chunk(
             heartbeat_timeout_s=2,
             chunk_key=key,
             batch_check_s=batch_check_s,
+            owner=owner,
         ),
         id=chunk_workflow_id(batch_id, key),
         task_queue=queue,
