@@ -51,8 +51,13 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+# Every 503 says when to ask again: what it reports (Temporal or a worker busy or restarting)
+# passes in seconds, and a client that waits as told does not add to the load.
+RETRY_AFTER = {"Retry-After": "2"}
+
+
 def service_unavailable(details: str) -> ApiError:
-    return ApiError(503, "Service unavailable", details)
+    return ApiError(503, "Service unavailable", details, dict(RETRY_AFTER))
 
 
 def register_error_handlers(app: Quart) -> None:
@@ -75,7 +80,7 @@ def register_error_handlers(app: Quart) -> None:
     async def temporal_error(exc: RPCError):
         if exc.status in UNAVAILABLE_CODES:
             log.warning("Temporal unavailable: %s", exc.message)
-            return error_body("Service unavailable", f"Temporal: {exc.message}"), 503
+            return error_body("Service unavailable", f"Temporal: {exc.message}"), 503, RETRY_AFTER
         log.error("Temporal call failed: %s %s", exc.status, exc.message)
         return error_body("Internal server error", "the workflow service failed"), 500
 
@@ -83,13 +88,14 @@ def register_error_handlers(app: Quart) -> None:
     async def update_timed_out(exc: WorkflowUpdateRPCTimeoutOrCancelledError):
         # No worker took the update in time (all busy, or none running): worth a retry.
         log.warning("update not answered in time: %s", exc)
-        return error_body("Service unavailable", "the batch did not answer in time; retry"), 503
+        details = "the batch did not answer in time; retry"
+        return error_body("Service unavailable", details), 503, RETRY_AFTER
 
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception):
         # The lazy Temporal client raises a plain RuntimeError when it cannot connect.
         if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
             log.warning("Temporal unreachable: %s", exc)
-            return error_body("Service unavailable", "Temporal is unreachable"), 503
+            return error_body("Service unavailable", "Temporal is unreachable"), 503, RETRY_AFTER
         log.exception("unhandled error")
         return error_body("Internal server error", "an unexpected error occurred"), 500

@@ -5,6 +5,8 @@ import json
 import pytest
 from quart.typing import TestClientProtocol as ApiClient
 
+from api.errors import service_unavailable
+
 URL = "/v1/trigger-spellcheck"
 JSON = {"Content-Type": "application/json"}
 
@@ -109,3 +111,8 @@ async def test_a_batch_essay_that_cannot_fit_what_is_sent_is_413_and_nothing_is_
     assert_error(body, "Request entity too large")
     assert "essays[0]" in body["details"]
     assert (await api.get(f"/v1/batch/{batch_id}/status")).status_code == 404
+
+
+def test_a_503_says_when_to_ask_again() -> None:
+    error = service_unavailable("busy")
+    assert (error.status, error.headers) == (503, {"Retry-After": "2"})
