@@ -27,10 +27,14 @@ from workflows.batch_models import (
     encode_hashes,
     essay_id_hash,
 )
-from workflows.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chunk_workflow_id
+from workflows.ids import (
+    BATCH_WORKFLOW,
+    CHUNK_WORKFLOW,
+    OWNER_MEMO,
+    batch_workflow_id,
+    chunk_workflow_id,
+)
 
-# Where the API records a workflow's client (api/owners.py).
-OWNER_MEMO = "owner"
 # Describes in flight at once when a parent looks at its chunks.
 LOOKS_AT_ONCE = 16
 

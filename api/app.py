@@ -67,7 +67,7 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
         )
         # What exists now (modules, the app, the client, about 100k objects) lives as long as
         # the process. Frozen, it is left out of every later full collection, which otherwise
-        # walked all of it: 40-160 ms, a pause of every request in flight (bench B4).
+        # walked all of it, pausing every request in flight.
         gc.collect()
         gc.freeze()
         log.info("API ready; Temporal at %s", settings.temporal_address)

@@ -38,6 +38,11 @@ from workflows.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chu
 from workflows.models import EssayState
 
 
+def parent_handle(batch_id: str) -> WorkflowHandle:
+    """The batch's parent, typed, so its result and queries decode as BatchStatus."""
+    return temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
+
+
 async def batch_or_404(batch_id: str) -> WorkflowExecutionDescription:
     """The batch's parent, running or closed, if it exists and is this client's."""
     handle = temporal().get_workflow_handle(batch_workflow_id(batch_id))
@@ -139,8 +144,7 @@ async def _essay_page(batch_id: str, chunks: list[ChunkRef], offset: int, limit:
 
 
 async def batch_status(batch_id: str, offset: int, limit: int) -> dict[str, Any]:
-    handle = temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
-    status = await parent_status(handle, batch_id)
+    status = await parent_status(parent_handle(batch_id), batch_id)
     total = sum(c.essay_count for c in status.chunks)
     items = await _essay_page(batch_id, status.chunks, offset, limit)
     return _body(status, _essays(offset, limit, total, items))

@@ -10,12 +10,10 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.batch_status import batch_or_404, parent_status
+from api.batch_status import batch_or_404, parent_handle, parent_status
 from api.errors import ApiError, service_unavailable
-from api.temporal import temporal
-from workflows.batch import CONFLICT_ERRORS, BatchWorkflow
+from workflows.batch import CONFLICT_ERRORS
 from workflows.batch_models import closed_because
-from workflows.ids import batch_workflow_id
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -53,10 +51,7 @@ async def run_update(
                 raise
             description = await batch_or_404(batch_id)
             if description.status != WorkflowExecutionStatus.RUNNING:
-                handle = temporal().get_workflow_handle_for(
-                    BatchWorkflow.run, batch_workflow_id(batch_id)
-                )
-                status = await parent_status(handle, batch_id)
+                status = await parent_status(parent_handle(batch_id), batch_id)
                 raise ApiError(409, "Conflict", closed_because(status)) from None
             log.warning("update refused by a running batch, attempt %d: %s", attempt, exc.message)
     raise service_unavailable(f"batch {batch_id} refused the request for now; retry")

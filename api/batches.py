@@ -21,7 +21,6 @@ from quart import Blueprint, request
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecutionDescription,
-    WorkflowHandle,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -33,6 +32,7 @@ from api.batch_status import (
     batch_or_404,
     batch_status,
     new_batch_page,
+    parent_handle,
     parent_status,
     with_parent_status,
 )
@@ -207,7 +207,7 @@ async def add_essays(batch_id: str):
     correlation_id = current_correlation_id()
     page = plan_page(batch_id, body.essays)
     keys = _chunk_keys(page)
-    handle = _parent(batch_id)
+    handle = parent_handle(batch_id)
     with _adding(batch_id):
         # The chunks first, the parent's update second (see _create).
         await _start_chunks(batch_id, page, keys, correlation_id)
@@ -229,7 +229,7 @@ async def trigger(batch_id: str):
     await _check_owner(batch_id)
     result = await _close(
         batch_id,
-        lambda: _parent(batch_id).execute_update(
+        lambda: parent_handle(batch_id).execute_update(
             BatchWorkflow.trigger, _close_input(), rpc_timeout=rpc_timeout()
         ),
         lambda result: result.status,
@@ -249,7 +249,7 @@ async def cancel(batch_id: str):
     await _check_owner(batch_id)
     await _close(
         batch_id,
-        lambda: _parent(batch_id).execute_update(
+        lambda: parent_handle(batch_id).execute_update(
             BatchWorkflow.cancel, _close_input(), rpc_timeout=rpc_timeout()
         ),
         lambda status: status,
@@ -317,7 +317,7 @@ async def _ours_or_in_use(batch_id: str) -> WorkflowExecutionDescription | None:
     """The batch's parent if it is a batch of this client's, None if nothing holds the id;
     409 when something else does: the id is in use."""
     try:
-        description = await _parent(batch_id).describe(rpc_timeout=rpc_timeout())
+        description = await parent_handle(batch_id).describe(rpc_timeout=rpc_timeout())
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return None
@@ -332,10 +332,6 @@ def _close_input() -> CloseInput:
     a 503 that left its outcome unknown) gets its first answer."""
     key = idempotency_key()
     return CloseInput(idempotency_key=scoped(key) if key else None)
-
-
-def _parent(batch_id: str) -> WorkflowHandle:
-    return temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
 
 
 async def _assign(
@@ -369,8 +365,7 @@ def _chunk_keys(page: Page) -> list[str]:
 
 async def _took_page(batch_id: str, first_key: str) -> bool:
     """Did the (closed) batch take the page whose first chunk has this key?"""
-    handle = temporal().get_workflow_handle_for(BatchWorkflow.run, batch_workflow_id(batch_id))
-    status = await parent_status(handle, batch_id)
+    status = await parent_status(parent_handle(batch_id), batch_id)
     return page_assigned(status, page_key_of(first_key))
 
 
@@ -391,7 +386,7 @@ def _page_input(
 
 
 async def _original_correlation_id(batch_id: str) -> str:
-    description = await _parent(batch_id).describe(rpc_timeout=rpc_timeout())
+    description = await parent_handle(batch_id).describe(rpc_timeout=rpc_timeout())
     return str((await description.memo()).get("correlation_id"))
 
 

@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 
 # Until this share of max_age_s a copy is not refreshed: a poller at several requests a second
 # causes about one server read a second, not one per request. The rest of max_age_s is how long
-# a slow server may take to refresh it before requests wait on the server again. (An eighth
-# made four reads a second per polled page, each two describes and their decoding on the API's
-# loop; at 40%, B4's loaded p99 was 28 and 35 ms in two runs, against 36 and 35 ms.)
+# a slow server may take to refresh it before requests wait on the server again. (A smaller
+# share made several reads a second per polled page, each two describes decoded on the API's
+# loop, for no better latency: the performance page has the runs.)
 FRESH_FRACTION = 0.4
 # A page of status is at most 100 essays (about 30 KB): 256 copies stay within a few MB.
 DEFAULT_MAX_ENTRIES = 256

@@ -30,6 +30,10 @@ def page_key_of(chunk_key: str) -> str:
     return chunk_key.rsplit(".", 1)[0]
 
 
+# The memo key under which the API records a workflow's client (its owner); the workflows
+# never write it, and the batch's lookups read it.
+OWNER_MEMO = "owner"
+
 # Workflow type names, fixed so that a workflow found by id can be checked for its type before
 # it is used (anyone with access to the namespace can start any workflow under any id).
 ESSAY_WORKFLOW = "EssayWorkflow"
