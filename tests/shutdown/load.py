@@ -89,11 +89,15 @@ class Balancer:
                 self._unsent[url] -= 1
                 self.awaiting[url] += 1
 
+        # An API out of rotation is reached on a new connection, as by a client that still has
+        # its address: a pooled keep-alive one may be closing with the server, mid-request.
+        fresh = url not in self._routed
+        client = httpx.AsyncClient(base_url=url, timeout=60) if fresh else self._clients[url]
         try:
-            return await self._clients[url].post(
-                path, json=body, headers=headers, extensions={"trace": trace}
-            )
+            return await client.post(path, json=body, headers=headers, extensions={"trace": trace})
         finally:
+            if fresh:
+                await client.aclose()
             if sent:
                 self.awaiting[url] -= 1
             else:

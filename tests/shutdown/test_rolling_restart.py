@@ -52,7 +52,7 @@ async def test_a_rolling_restart_under_load_loses_no_essay(deployment: Deploymen
         await wait_until(stopped_listening, timeout_s=30, what="the old API to stop listening")
         # A client still sending there is refused before anything is sent, and goes elsewhere.
         refused_before = balancer.refused
-        assert await load.post_essay("sent to the stopped API", to=old_api.url)
+        assert await load.post_essay("sent to the stopped API", to=old_api.url), balancer.failures
         assert balancer.refused == refused_before + 1
         status, body = await held.finish()
         assert status == 202, body
