@@ -10,13 +10,14 @@ PDM := $(TOOLS)/pdm/bin/pdm
 PDM_PINS := pdm==2.29.4 "hishel[httpx2]==1.4.0"
 STAMP := $(VENV)/.synced
 
-.PHONY: help dev test test-adversarial test-scale test-faults-full fuzz bench lint format schema histories clean check-prereqs
+.PHONY: help dev test test-absence test-adversarial test-scale test-faults-full fuzz bench lint format schema histories clean check-prereqs
 
 help:
 	@echo "make dev        run the whole system on its embedded default (Ctrl-C stops it)"
 	@echo "make test       run the whole test suite"
 	@echo "make test-scale 10,000 essays of 3 KB as one batch, at the server's default limits (SCALE_ESSAYS=100000)"
-	@echo "make test-adversarial  the hostile-clients run of make test, fuller (ADVERSARIAL_EXAMPLES=50)"
+	@echo "make test-adversarial  the hostile-clients run of make test, fuller, killing the worker (ADVERSARIAL_EXAMPLES=50)"
+	@echo "make test-absence    a batch whose chunks' worker is away two days' worth of looks (10 min)"
 	@echo "make fuzz       fuzz the API from its OpenAPI document, fuller than make test (FUZZ_MAX_EXAMPLES=100)"
 	@echo "make test-faults-full  the fault scenarios with FAULT_ESSAYS (2000) essays each"
 	@echo "make bench      side-by-side benchmarks, results in bench/results/ (BENCH_ARGS=--quick to try)"
@@ -59,11 +60,16 @@ test-scale: $(STAMP)
 	SCALE_ESSAYS=$(SCALE_ESSAYS) SCALE_ID_CHARS=$(SCALE_ID_CHARS) SCALE_LIMITS=default \
 	$(VENV)/bin/pytest tests/scale -k large -s
 
-# The hostile-clients state machine of make test (6 examples of 30 steps), run fuller.
+# A triggered batch whose chunks' worker is away for two days' worth of the batch's looks.
+test-absence: $(STAMP)
+	LONG_ABSENCE=1 $(VENV)/bin/pytest tests/workflows/test_batch_edges.py -k "however and two" -s
+
+# The hostile-clients state machine of make test (6 examples of 30 steps), run fuller and with
+# the worker SIGKILLed and restarted among its steps.
 ADVERSARIAL_EXAMPLES ?= 50
 ADVERSARIAL_STEPS ?= 50
 test-adversarial: $(STAMP)
-	ADVERSARIAL_EXAMPLES=$(ADVERSARIAL_EXAMPLES) ADVERSARIAL_STEPS=$(ADVERSARIAL_STEPS) \
+	ADVERSARIAL_EXAMPLES=$(ADVERSARIAL_EXAMPLES) ADVERSARIAL_STEPS=$(ADVERSARIAL_STEPS) ADVERSARIAL_WORKER_KILLS=1 \
 	$(VENV)/bin/pytest tests/adversarial -s
 
 # The fuzz test of make test, run fuller: more examples per operation and the stateful phase.

@@ -3,7 +3,8 @@
 `stack` is a module-scoped fixture; a test package uses it by importing it into its conftest,
 and may override `dev_env` there (e.g. with shrunk server limits) or `stack_overrides` (settings
 the API and the worker get, e.g. smaller request limits). `running_stack` starts one with other
-settings (API keys, a rate limit) for a fixture of its own.
+settings (API keys, a rate limit) for a fixture of its own, and can run the worker as a process
+of its own, which a test may then kill.
 """
 
 from __future__ import annotations
@@ -16,14 +17,29 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.kafka import KafkaPublisher
-from devstack.components import ManagedProcess, api_argv, create_topic, free_port
+from devstack.components import (
+    REPO_ROOT,
+    ManagedProcess,
+    api_argv,
+    create_topic,
+    free_port,
+    worker_argv,
+)
 from settings import Settings
 from tests.conftest import HOST, Server, content_url
+from tests.helpers import wait_until
 from worker import build_http_client, build_workers
+
+# A (re)started worker must poll within this; the machine may be busy with other tests.
+WORKER_READY_S = 90
 
 
 @dataclass
@@ -34,6 +50,46 @@ class Stack:
     broker: Server
     content_store: Server
     api_log: Path
+    worker: ManagedProcess | None = None  # when the worker runs as a process of its own
+
+    async def kill_worker(self) -> None:
+        """SIGKILL the worker process, start another and wait until it polls."""
+        assert self.worker is not None, "this stack's worker runs in the test process"
+        self.worker.kill()
+        await start_worker(self.worker, self.client, self.settings)
+
+
+async def pollers(client: Client, settings: Settings, task_queue: str) -> list[str]:
+    """Identities (pid@host) of the workers polling `task_queue` for workflow tasks."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=settings.temporal_namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return [p.identity for p in response.pollers]
+
+
+async def start_worker(worker: ManagedProcess, client: Client, settings: Settings) -> None:
+    """Start a worker process and wait until Temporal sees it polling both task queues."""
+    worker.start()
+    identity = f"{worker.pid}@"
+
+    async def polling() -> bool:
+        assert worker.alive, f"the worker exited with {worker.returncode}"
+        try:
+            queues = (settings.temporal_task_queue, settings.batch_task_queue)
+            return all(
+                [
+                    any(p.startswith(identity) for p in await pollers(client, settings, q))
+                    for q in queues
+                ]
+            )
+        except (RPCError, RuntimeError):  # Temporal itself is still starting
+            return False
+
+    await wait_until(polling, timeout_s=WORKER_READY_S, what="the worker to poll")
 
 
 def api_env(settings: Settings, overrides: dict[str, object]) -> dict[str, str]:
@@ -62,9 +118,11 @@ async def running_stack(
     broker: Server,
     content_store: Server,
     tmp_path_factory: pytest.TempPathFactory,
+    worker_process: bool = False,
     **overrides: object,
 ) -> AsyncIterator[Stack]:
-    """The API (hypercorn, with `overrides` as its settings) and a worker, on the servers."""
+    """The API (hypercorn, with `overrides` as its settings) and a worker (in this process, or
+    with `worker_process` a process of its own), on the servers."""
     values: dict[str, object] = {
         "host": HOST,
         "log_level": "WARNING",
@@ -88,14 +146,30 @@ async def running_stack(
     )
     await api.start()
     publisher = KafkaPublisher(settings)
+    worker = None
     try:
-        async with (
-            build_http_client(settings) as http,
-            build_workers(dev_env.client, settings, http, publisher),
-            httpx.AsyncClient(base_url=f"http://{api.address}", timeout=10) as api_client,
-        ):
-            yield Stack(settings, dev_env.client, api_client, broker, content_store, log)
+        async with contextlib.AsyncExitStack() as running:
+            if worker_process:
+                worker = ManagedProcess(
+                    "worker",
+                    worker_argv(),
+                    env={**settings.as_env(), "PYTHONUNBUFFERED": "1"},
+                    cwd=REPO_ROOT,
+                    log_path=log.with_name("worker.log"),
+                )
+                await start_worker(worker, dev_env.client, settings)
+            else:
+                http = await running.enter_async_context(build_http_client(settings))
+                await running.enter_async_context(
+                    build_workers(dev_env.client, settings, http, publisher)
+                )
+            api_client = await running.enter_async_context(
+                httpx.AsyncClient(base_url=f"http://{api.address}", timeout=10)
+            )
+            yield Stack(settings, dev_env.client, api_client, broker, content_store, log, worker)
     finally:
+        if worker is not None:
+            worker.stop()
         await publisher.close()
         api.stop()
 

@@ -8,17 +8,20 @@ run every batch its owner left open is triggered, and then:
 - every essay answered 202 has exactly one distinct event_id on the topic, or its batch was
   cancelled by its own owner (it is `cancelled` or published), or it is `failed` with a reason;
 - no client ever read or changed another's batch or essay (404 for them), and no request got
-  a 500, nor a 503 (nothing is held down here);
+  a 500, nor a 503 but in the minute after a worker kill (then with Retry-After, and the client
+  sends it again, as the README asks);
 - each batch's status counts equal what the topic holds for it.
 
 `make test` runs a bounded, seeded run; `make test-adversarial` a fuller one
-(ADVERSARIAL_EXAMPLES, ADVERSARIAL_STEPS).
+(ADVERSARIAL_EXAMPLES, ADVERSARIAL_STEPS) that also SIGKILLs and restarts the worker
+(ADVERSARIAL_WORKER_KILLS=1; the worker then runs as a process of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -27,13 +30,22 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.helpers import TopicReader, wait_until
 from tests.stack import Stack, running_stack
 
 EXAMPLES = int(os.environ.get("ADVERSARIAL_EXAMPLES", "6"))
 STEPS = int(os.environ.get("ADVERSARIAL_STEPS", "30"))
+WORKER_KILLS = os.environ.get("ADVERSARIAL_WORKER_KILLS") == "1"
+# After a kill, the new worker has taken over the old one's tasks within this.
+TAKEOVER_S = 60
 KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdefgh"}
 # Suffixes of ids (each run prefixes its own token): another batch's chunk as it once was named,
 # our own workflow-id prefixes, dots, and the longest id there is.
@@ -55,6 +67,8 @@ class HostileClients(RuleBasedStateMachine):
 
     stack: Stack
     loop: asyncio.AbstractEventLoop
+    kills = 0  # over the whole run
+    unavailable = 0  # 503 answers, each followed by the same request
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,6 +77,8 @@ class HostileClients(RuleBasedStateMachine):
         self.batches: dict[str, Batch] = {}
         self.singles: dict[str, str] = {}  # essay id -> owner
         self.last: tuple[str, str, dict, dict] | None = None  # method, path, json, headers
+        self.killed_at: float | None = None  # when the worker was last killed
+        self.repeated_after_503 = False  # whether the last request's answer followed a 503
 
     # -- requests -------------------------------------------------------------------------
 
@@ -70,10 +86,30 @@ class HostileClients(RuleBasedStateMachine):
         headers = {"Authorization": f"Bearer {KEYS[client]}"}
         if key:
             headers["Idempotency-Key"] = key
-        response = self.http.request(method, path, json=body, headers=headers)
-        assert response.status_code < 500, (method, path, response.status_code, response.text)
         self.last = (method, path, body, headers)
-        return response
+        return self.request(method, path, body, headers)
+
+    def request(self, method: str, path: str, body, headers: dict):
+        """The request, sent again after each 503 (only ever soon after a worker kill)."""
+        self.repeated_after_503 = False
+        while True:
+            response = self.http.request(method, path, json=body, headers=headers)
+            if response.status_code != 503:
+                assert response.status_code < 500, (
+                    method,
+                    path,
+                    response.status_code,
+                    response.text,
+                )
+                return response
+            in_takeover = (
+                self.killed_at is not None and time.monotonic() - self.killed_at < TAKEOVER_S
+            )
+            assert in_takeover, (method, path, response.text)
+            assert response.headers.get("Retry-After"), response.headers
+            self.repeated_after_503 = True
+            HostileClients.unavailable += 1
+            time.sleep(float(response.headers["Retry-After"]))  # the client's backoff, as asked
 
     def batch_id(self, suffix: str) -> str:
         return f"{self.token}{suffix}"
@@ -164,8 +200,15 @@ class HostileClients(RuleBasedStateMachine):
         if self.last is None:
             return
         method, path, body, headers = self.last
-        response = self.http.request(method, path, json=body, headers=headers)
-        assert response.status_code < 500, response.text
+        self.request(method, path, body, headers)
+
+    @precondition(lambda self: WORKER_KILLS)
+    @rule()
+    def kill_worker(self) -> None:
+        """SIGKILL the worker wherever it is, and start another."""
+        asyncio.run_coroutine_threadsafe(self.stack.kill_worker(), self.loop).result()
+        self.killed_at = time.monotonic()
+        HostileClients.kills += 1
 
     @invariant()
     def strangers_see_nothing(self) -> None:
@@ -277,7 +320,13 @@ class HostileClients(RuleBasedStateMachine):
 async def hostile_stack(dev_env, broker, content_store, tmp_path_factory) -> AsyncIterator[Stack]:
     keys = ",".join(f"{name}:{key}" for name, key in KEYS.items())
     async with running_stack(
-        dev_env, broker, content_store, tmp_path_factory, api_keys=keys, batch_check_s=1
+        dev_env,
+        broker,
+        content_store,
+        tmp_path_factory,
+        worker_process=WORKER_KILLS,
+        api_keys=keys,
+        batch_check_s=1,
     ) as stack:
         yield stack
 
@@ -294,3 +343,7 @@ async def test_hostile_clients_lose_no_essay_and_touch_no_one_elses(hostile_stac
     )
     # The machine's requests block; the worker runs on this loop, so the machine gets a thread.
     await asyncio.to_thread(run_state_machine_as_test, HostileClients, settings=run)
+    print(
+        f"hostile clients: {EXAMPLES} runs of {STEPS} steps, {HostileClients.kills} worker "
+        f"kills, {HostileClients.unavailable} answers 503 and repeated"
+    )

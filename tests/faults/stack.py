@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from temporalio.api.enums.v1 import PendingActivityState, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -39,6 +37,7 @@ from settings import Settings
 from temporal_client import connect
 from tests.conftest import HOST, Server
 from tests.helpers import wait_until
+from tests.stack import start_worker
 from workflows.ids import SEARCH_ATTRIBUTES
 
 # A (re)started piece must be ready within this; the machine may be busy with other tests.
@@ -106,32 +105,8 @@ class FaultStack:
             signal_group(self.worker, signal.SIGCONT)
 
     async def start_worker(self) -> None:
-        """Start the worker and wait until Temporal sees it polling the task queue."""
-        self.worker.start()
-        identity = f"{self.worker.pid}@"
-
-        async def polling() -> bool:
-            assert self.worker.alive, f"the worker exited with {self.worker.returncode}"
-            try:
-                queues = (self.settings.temporal_task_queue, self.settings.batch_task_queue)
-                return all(
-                    [any(p.startswith(identity) for p in await self.pollers(q)) for q in queues]
-                )
-            except (RPCError, RuntimeError):  # Temporal itself is still starting
-                return False
-
-        await wait_until(polling, timeout_s=READY_TIMEOUT_S, what="the worker to poll")
-
-    async def pollers(self, task_queue: str) -> list[str]:
-        """Identities (pid@host) of the workers polling `task_queue` for workflow tasks."""
-        response = await self.client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=self.settings.temporal_namespace,
-                task_queue=TaskQueue(name=task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
-        return [p.identity for p in response.pollers]
+        """Start the worker and wait until Temporal sees it polling the task queues."""
+        await start_worker(self.worker, self.client, self.settings)
 
     async def running_activities(self, batch_id: str) -> list[str]:
         """The workers (identities) Temporal sees running an activity of the batch right now."""
