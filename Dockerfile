@@ -44,9 +44,10 @@ WORKDIR /app
 # The venv sits at the same path as in the deps stage, so its scripts' shebangs still hold.
 COPY --from=deps /app/.venv /app/.venv
 # The code stays owned by root: the service can read it but never rewrite it.
-COPY settings.py worker.py logging_setup.py temporal_client.py hypercorn_config.py process_priority.py ./
+COPY settings.py api_keys.py worker.py logging_setup.py temporal_client.py hypercorn_config.py process_priority.py ./
 COPY api ./api
 COPY activities ./activities
+COPY contracts ./contracts
 COPY workflows ./workflows
 COPY content_store ./content_store
 COPY telemetry ./telemetry

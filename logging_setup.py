@@ -30,7 +30,7 @@ LogFormat = Literal["json", "text"]
 _NOTHING_BOUND: Mapping[str, str] = MappingProxyType({})
 _bound: ContextVar[Mapping[str, str]] = ContextVar("log_context", default=_NOTHING_BOUND)
 
-# The inverse of workflows/ids.py, per workflow type (a batch id may itself end in "-c3", so the
+# The inverse of contracts/ids.py, per workflow type (a batch id may itself end in "-c3", so the
 # type says which pattern applies). Tested against ids.py in tests/unit/test_logging_setup.py.
 _WORKFLOW_IDS = {
     "EssayWorkflow": re.compile(r"^essay-(?P<essay_id>.+)$"),

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.keys import KeyRing, parse_api_keys
+from api_keys import KeyRing, parse_api_keys
 
 # Settings whose values must never appear in a message or a log line.
 SECRET_SETTINGS = frozenset({"api_keys"})
@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # to its memo grows with its chunks, so both stay under the server's payload warning.
     max_batch_total_essays: int = Field(default=100_000, ge=1, le=100_000)
     max_batch_pages: int = Field(default=1_000, ge=1, le=1_000)
-    # Comma-separated `name:key` pairs and/or bare keys (api/keys.py). Unset or empty: the API
+    # Comma-separated `name:key` pairs and/or bare keys (api_keys.py). Unset or empty: the API
     # runs open, and says so in its log at start-up.
     api_keys: SecretStr | None = None
     # Token bucket per client (per address while open): requests per second, and how many may

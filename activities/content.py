@@ -13,8 +13,8 @@ from temporalio.exceptions import ApplicationError
 from activities.metrics import count_content
 from activities.progress import run_all_heartbeating
 from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
-from workflows.batch_models import STORE_CHUNK, ChunkInput, StoreChunkInput, StoreChunkResult
-from workflows.models import STORE_ESSAY, StoredEssay, StoreEssayInput
+from contracts.batch import STORE_CHUNK, ChunkInput, StoreChunkInput, StoreChunkResult
+from contracts.essay import STORE_ESSAY, StoredEssay, StoreEssayInput
 
 STORAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 # What the essay itself causes: no retry can fix it, so it fails the essay. Every other answer

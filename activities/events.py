@@ -15,9 +15,9 @@ from activities.kafka import IdempotenceRejected, KafkaPublisher
 from activities.metrics import count_events
 from activities.progress import run_all_heartbeating
 from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
-from workflows.batch_models import PUBLISH_CHUNK, PublishChunkInput, PublishChunkResult
-from workflows.events import SpellcheckRequestedEvent
-from workflows.models import PUBLISH_SPELLCHECK_REQUESTED, PublishedEvent, PublishEventInput
+from contracts.batch import PUBLISH_CHUNK, PublishChunkInput, PublishChunkResult
+from contracts.essay import PUBLISH_SPELLCHECK_REQUESTED, PublishedEvent, PublishEventInput
+from contracts.events import SpellcheckRequestedEvent
 
 BROKER_UNAVAILABLE = "BrokerUnavailable"
 

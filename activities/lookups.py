@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.batch_models import (
+from contracts.batch import (
     LOOK_AT_BATCH,
     LOOK_AT_CHUNKS,
     READ_ESSAY_ID_HASHES,
@@ -27,7 +27,7 @@ from workflows.batch_models import (
     encode_hashes,
     essay_id_hash,
 )
-from workflows.ids import (
+from contracts.ids import (
     BATCH_WORKFLOW,
     CHUNK_WORKFLOW,
     OWNER_MEMO,

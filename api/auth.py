@@ -18,8 +18,8 @@ from quart import Quart, g, request
 
 from api.errors import ApiError
 from api.health import PATHS as PROBE_PATHS
-from api.keys import KeyRing
 from api.rate_limit import RateLimiter
+from api_keys import KeyRing
 
 log = logging.getLogger(__name__)
 

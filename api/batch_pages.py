@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from api.bodies import ClientId, NonBlankText
 from api.errors import ApiError
-from workflows.batch_models import CHUNK_MAX_ESSAYS, CHUNK_MAX_TEXT_BYTES, EssayText
+from contracts.batch import CHUNK_MAX_ESSAYS, CHUNK_MAX_TEXT_BYTES, EssayText
 
 # Fixed forever: a retried page must get the same generated essay ids.
 ESSAY_ID_NAMESPACE = uuid.UUID("3c9a4f8e-7b21-5d6c-9e0f-1a2b3c4d5e6f")

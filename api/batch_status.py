@@ -22,8 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import TIMEOUT_CODES, service_unavailable
 from api.owners import describe_owned, is_ours
 from api.temporal import rpc_timeout, temporal
-from workflows.batch import BatchWorkflow
-from workflows.batch_models import (
+from contracts.batch import (
     STATUS_MEMO,
     STORE_CHUNK,
     BatchState,
@@ -33,9 +32,10 @@ from workflows.batch_models import (
     EssayCounts,
     EssayEntry,
 )
+from contracts.essay import EssayState
+from contracts.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chunk_workflow_id
+from workflows.batch import BatchWorkflow
 from workflows.chunk import ChunkWorkflow
-from workflows.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chunk_workflow_id
-from workflows.models import EssayState
 
 
 def parent_handle(batch_id: str) -> WorkflowHandle:

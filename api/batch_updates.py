@@ -12,8 +12,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.batch_status import batch_or_404, parent_handle, parent_status
 from api.errors import ApiError, service_unavailable
+from contracts.batch import closed_because
 from workflows.batch import CONFLICT_ERRORS
-from workflows.batch_models import closed_because
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -44,8 +44,7 @@ from api.idempotency import idempotency_key
 from api.owners import id_in_use, is_ours, owner_memo, scoped
 from api.paging import DEFAULT_LIMIT, page_params
 from api.temporal import rpc_timeout, settings, status_cache, temporal
-from workflows.batch import NEVER_TAKEN, BatchWorkflow, page_assigned
-from workflows.batch_models import (
+from contracts.batch import (
     STATUS_MEMO,
     AddPageInput,
     BatchInput,
@@ -59,8 +58,7 @@ from workflows.batch_models import (
     encode_hashes,
     essay_id_hash,
 )
-from workflows.chunk import ChunkWorkflow
-from workflows.ids import (
+from contracts.ids import (
     BATCH_WORKFLOW,
     batch_search_attributes,
     batch_workflow_id,
@@ -68,6 +66,8 @@ from workflows.ids import (
     chunk_workflow_id,
     page_key_of,
 )
+from workflows.batch import NEVER_TAKEN, BatchWorkflow, page_assigned
+from workflows.chunk import ChunkWorkflow
 
 batches = Blueprint("batches", __name__)
 log = logging.getLogger(__name__)

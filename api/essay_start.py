@@ -12,9 +12,9 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from contracts.essay import EssayInput
+from contracts.ids import essay_search_attributes, essay_workflow_id
 from workflows.essay import EssayWorkflow
-from workflows.ids import essay_search_attributes, essay_workflow_id
-from workflows.models import EssayInput
 
 
 def text_digest(text: str) -> str:

@@ -16,9 +16,9 @@ from temporalio.service import RPCError
 from api.errors import TIMEOUT_CODES, ApiError, service_unavailable
 from api.owners import describe_owned
 from api.temporal import rpc_timeout
+from contracts.essay import EssayState, EssayStatus
+from contracts.ids import ESSAY_WORKFLOW
 from workflows.essay import EssayWorkflow
-from workflows.ids import ESSAY_WORKFLOW
-from workflows.models import EssayState, EssayStatus
 
 
 async def essay_status(handle: WorkflowHandle, essay_id: str) -> EssayStatus:

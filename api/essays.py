@@ -18,9 +18,9 @@ from api.essay_status import essay_status
 from api.idempotency import idempotency_key
 from api.owners import id_in_use, is_ours, owner_memo, scoped
 from api.temporal import rpc_timeout, settings, temporal
+from contracts.ids import ESSAY_WORKFLOW, essay_workflow_id
 from logging_setup import bind_log_context
 from workflows.essay import EssayWorkflow
-from workflows.ids import ESSAY_WORKFLOW, essay_workflow_id
 
 essays = Blueprint("essays", __name__)
 log = logging.getLogger(__name__)

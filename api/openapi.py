@@ -39,8 +39,8 @@ from api.responses import (
     NotReady,
     Ready,
 )
+from contracts.essay import EssayStatus
 from settings import Settings
-from workflows.models import EssayStatus
 
 REQUEST_MODELS: list[type[BaseModel]] = [TriggerSpellcheckRequest, BatchIn, PageIn]
 ANSWER_MODELS: list[type[BaseModel]] = [

@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import current_client
 from api.errors import ApiError
 from api.temporal import rpc_timeout
-from workflows.ids import OWNER_MEMO
+from contracts.ids import OWNER_MEMO
 
 
 def owner_memo() -> dict[str, str]:

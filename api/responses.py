@@ -3,7 +3,7 @@
 The handlers build their answers as plain dicts; these models say what those dicts hold, and
 the tests hold the two together: the fuzz test checks every answer against the document built
 from these models, and `extra="forbid"` makes a field added to an answer but not here a failure.
-An essay's status is `workflows.models.EssayStatus` itself.
+An essay's status is `contracts.essay.EssayStatus` itself.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.batch_models import BatchState
-from workflows.models import EssayState
+from contracts.batch import BatchState
+from contracts.essay import EssayState
 
 
 class Answer(BaseModel):

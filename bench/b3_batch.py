@@ -23,9 +23,9 @@ from bench import b4_status, stats
 from bench.harness import Harness
 from bench.load import Outcome, closed_loop
 from bench.naive_workflow import NaiveEssayWorkflow
+from contracts.essay import EssayInput
+from contracts.events import SpellcheckRequestedEvent
 from worker import build_http_client
-from workflows.events import SpellcheckRequestedEvent
-from workflows.models import EssayInput
 
 ARM_TIMEOUT_S = 900.0
 JSON = {"Content-Type": "application/json"}

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from bench.harness import Harness
 from bench.status_probe import READY
-from workflows.ids import batch_workflow_id
+from contracts.ids import batch_workflow_id
 
 IDLE_BATCH_ESSAYS = 20
 SETTLE_TIMEOUT_S = 300.0

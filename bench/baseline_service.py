@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from quart import Quart, request
 
+from contracts.events import SpellcheckRequestedEvent
 from settings import get_settings
-from workflows.events import SpellcheckRequestedEvent
 
 
 def create_app() -> Quart:

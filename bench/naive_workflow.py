@@ -8,8 +8,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.events import SpellcheckRequestedEvent
-    from workflows.models import (
+    from contracts.essay import (
         PUBLISH_SPELLCHECK_REQUESTED,
         STORE_ESSAY,
         EssayInput,
@@ -18,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         StoredEssay,
         StoreEssayInput,
     )
+    from contracts.events import SpellcheckRequestedEvent
     from workflows.policies import DURABLE_RETRY
 
 STEP = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": DURABLE_RETRY}

@@ -14,6 +14,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from contracts.ids import SEARCH_ATTRIBUTE_TYPES
 from devstack.components import (
     HYPERCORN_BIN,
     REPO_ROOT,
@@ -31,7 +32,6 @@ from devstack.components import (
 from devstack.pieces import nicenesses
 from hypercorn_config import keep_alive_timeout
 from settings import Settings
-from workflows.ids import SEARCH_ATTRIBUTE_TYPES
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0

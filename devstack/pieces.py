@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.ids import SEARCH_ATTRIBUTE_TYPES
 from devstack.components import (
     REPO_ROOT,
     ManagedProcess,
@@ -24,7 +25,6 @@ from devstack.components import (
     worker_argv,
 )
 from devstack.console import describe_exit
-from workflows.ids import SEARCH_ATTRIBUTE_TYPES
 
 HOST = "127.0.0.1"
 # Another folder for a second stack beside `make dev` (the tests start one).

@@ -34,7 +34,7 @@ from temporalio.client import Client
 from temporalio.common import MetricMeter
 from temporalio.service import RPCError
 
-from workflows.batch_models import STATUS_MEMO, BatchStatus
+from contracts.batch import STATUS_MEMO, BatchStatus
 
 log = logging.getLogger(__name__)
 

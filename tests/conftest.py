@@ -20,6 +20,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.ids import SEARCH_ATTRIBUTES
 from devstack.components import (
     ManagedProcess,
     async_wait_for_port,
@@ -29,7 +30,6 @@ from devstack.components import (
     free_port,
 )
 from settings import Settings
-from workflows.ids import SEARCH_ATTRIBUTES
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 HOST = "127.0.0.1"

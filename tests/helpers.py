@@ -13,10 +13,10 @@ from aiokafka import AIOKafkaConsumer
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.batch import STATUS_MEMO, BatchStatus, ChunkStatus
+from contracts.events import event_id_for
+from contracts.ids import batch_workflow_id, chunk_workflow_id, essay_workflow_id
 from workflows.batch import BatchWorkflow
-from workflows.batch_models import STATUS_MEMO, BatchStatus, ChunkStatus
-from workflows.events import event_id_for
-from workflows.ids import batch_workflow_id, chunk_workflow_id, essay_workflow_id
 
 
 async def wait_until(

@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.batch_models import (
+    from contracts.batch import (
         CHUNK_REPORT_SIGNAL,
         FIRST_CHUNK_NUMBER,
         LOOK_AT_CHUNKS,
@@ -46,8 +46,8 @@ with workflow.unsafe.imports_passed_through():
         decode_hashes,
         essay_id_hash,
     )
+    from contracts.ids import BATCH_WORKFLOW, chunk_workflow_id, page_key_of
     from workflows.chunk import ChunkWorkflow
-    from workflows.ids import BATCH_WORKFLOW, chunk_workflow_id, page_key_of
     from workflows.policies import DURABLE_RETRY
 
 # Error types the API maps to HTTP statuses.

@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.batch_models import (
+    from contracts.batch import (
         CHUNK_REPORT_SIGNAL,
         LOOK_AT_BATCH,
         PUBLISH_CHUNK,
@@ -38,9 +38,9 @@ with workflow.unsafe.imports_passed_through():
         StoreChunkInput,
         StoreChunkResult,
     )
-    from workflows.events import SpellcheckRequestedEvent
-    from workflows.ids import CHUNK_WORKFLOW, batch_workflow_id
-    from workflows.models import EssayState
+    from contracts.essay import EssayState
+    from contracts.events import SpellcheckRequestedEvent
+    from contracts.ids import CHUNK_WORKFLOW, batch_workflow_id
     from workflows.policies import DURABLE_RETRY
 
 # A chunk's activities work for many seconds: they heartbeat, so a killed worker is noticed

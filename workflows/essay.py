@@ -10,7 +10,6 @@ when the server suggests it, so the history stays bounded however long a depende
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
@@ -19,19 +18,19 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.content import ContentActivities
-    from activities.events import EventActivities
-    from workflows.events import SpellcheckRequestedEvent
-    from workflows.ids import ESSAY_WORKFLOW
-    from workflows.models import (
+    from contracts.essay import (
         PUBLISH_SPELLCHECK_REQUESTED,
         STORE_ESSAY,
         EssayInput,
         EssayState,
         EssayStatus,
+        PublishedEvent,
         PublishEventInput,
+        StoredEssay,
         StoreEssayInput,
     )
+    from contracts.events import SpellcheckRequestedEvent
+    from contracts.ids import ESSAY_WORKFLOW
     from workflows.policies import backoff
 
 T = TypeVar("T")
@@ -68,7 +67,7 @@ class EssayWorkflow:
             stored = await self._step(
                 inp,
                 STORE_ESSAY,
-                ContentActivities.store_essay,
+                StoredEssay,
                 StoreEssayInput(
                     essay_id=inp.essay_id,
                     text=inp.text,
@@ -94,24 +93,27 @@ class EssayWorkflow:
         await self._step(
             inp,
             PUBLISH_SPELLCHECK_REQUESTED,
-            EventActivities.publish_event,
+            PublishedEvent,
             PublishEventInput(event=self._event),
         )
         self._status.state = EssayState.PUBLISHED
         workflow.logger.info("essay published", extra=log_extra)
         return self._status
 
-    async def _step(
-        self, inp: EssayInput, name: str, activity: Callable[..., Awaitable[T]], arg: Any
-    ) -> T:
-        """Run one step until it succeeds; fail the essay on an error no retry can fix."""
+    async def _step(self, inp: EssayInput, name: str, result_type: type[T], arg: Any) -> T:
+        """Run the activity `name` until it succeeds; fail the essay on an error no retry can
+        fix. Called by name: only the worker imports the activities' I/O."""
         # A run that continued-as-new mid-step resumes its count.
         attempt = (self._status.attempts or 0) if self._status.retrying_step == name else 0
         while True:
             attempt += 1
             try:
-                result = await workflow.execute_local_activity_method(
-                    activity, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=ONE_ATTEMPT
+                result = await workflow.execute_local_activity(
+                    name,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=ONE_ATTEMPT,
                 )
             except FailureError as exc:
                 if isinstance(exc, CancelledError):

@@ -9,7 +9,7 @@ from quart.typing import TestClientProtocol as ApiClient
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.keys import fingerprint
+from api_keys import fingerprint
 from settings import Settings
 from tests.access.conftest import ALICE_NEW, ALICE_OLD, ALL_KEYS, API_KEYS, BARE, BOB, bearer
 from tests.helpers import wait_until

@@ -10,10 +10,10 @@ import uuid
 from quart.typing import TestClientProtocol as ApiClient
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.ids import batch_workflow_id
 from tests.access.conftest import ALICE_NEW, BOB, bearer
 from tests.access.memo_workflow import ContinuesOnce
 from tests.helpers import wait_until
-from workflows.ids import batch_workflow_id
 
 ALICE, STRANGER = bearer(ALICE_NEW), bearer(BOB)
 

@@ -12,13 +12,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.events import BROKER_UNAVAILABLE, EventActivities
 from activities.kafka import IdempotenceRejected, KafkaPublisher
+from contracts.batch import PublishChunkInput
+from contracts.essay import PublishEventInput
+from contracts.events import SpellcheckRequestedEvent
 from devstack.components import ManagedProcess, broker_argv, free_port
 from settings import Settings
 from tests.conftest import HOST, Server
 from tests.helpers import TopicReader, wait_until
-from workflows.batch_models import PublishChunkInput
-from workflows.events import SpellcheckRequestedEvent
-from workflows.models import PublishEventInput
 
 EVENT = SpellcheckRequestedEvent.for_essay(
     essay_id="essay-7",

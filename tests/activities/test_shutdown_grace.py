@@ -20,9 +20,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.content import ContentActivities
 from activities.shutdown import WORKER_STOPPING
+from contracts.essay import StoreEssayInput
 from tests.conftest import HOST, Server, content_url
 from tests.helpers import wait_until
-from workflows.models import StoreEssayInput
 
 ESSAY = StoreEssayInput(essay_id="e1", text="Helo wrold", correlation_id="c1")
 GRACE = timedelta(seconds=0.5)

@@ -6,9 +6,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.content import CONTENT_REJECTED, CONTENT_UNAVAILABLE, ContentActivities
+from contracts.essay import StoreEssayInput
 from devstack.components import free_port
 from tests.conftest import Server, content_url
-from workflows.models import StoreEssayInput
 
 ESSAY = StoreEssayInput(essay_id="e1", text="Helo wrold, ünïcode 🙂", correlation_id="c1")
 

@@ -12,11 +12,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.kafka import KafkaPublisher
 from api.app import create_app
+from contracts.ids import essay_workflow_id
 from settings import Settings
 from tests.conftest import Server
 from tests.helpers import TopicReader
 from worker import build_http_client, build_workers
-from workflows.ids import essay_workflow_id
 
 
 async def test_a_batch_is_published_while_single_essays_wait_unpolled(

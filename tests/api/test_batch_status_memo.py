@@ -13,10 +13,10 @@ from temporalio.worker import Worker
 from api.app import create_app
 from api.paging import DEFAULT_LIMIT
 from api.temporal import STATUS_CACHE
+from contracts.ids import batch_workflow_id
 from settings import Settings
 from tests.helpers import chunk_workflow_ids
 from workflows.batch import BatchWorkflow
-from workflows.ids import batch_workflow_id
 
 
 @contextlib.asynccontextmanager

@@ -11,10 +11,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from contracts.essay import STORE_ESSAY, StoredEssay, StoreEssayInput
 from settings import Settings
 from tests.helpers import wait_until
 from workflows.essay import EssayWorkflow
-from workflows.models import STORE_ESSAY, StoredEssay, StoreEssayInput
 
 URL = "/v1/trigger-spellcheck"
 

@@ -2,6 +2,6 @@
 
 The files are parsed and compared with what the code really runs and reads: the commands from
 devstack's argv builders, the variables from `Settings`, the search attributes from
-workflows/ids.py, the PDM version from the Makefile. deploy/temporal/setup.sh runs for real
+contracts/ids.py, the PDM version from the Makefile. deploy/temporal/setup.sh runs for real
 against the Temporal dev server.
 """

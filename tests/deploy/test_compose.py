@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pytest
 from temporalio.common import SearchAttributeIndexedValueType
 
+from contracts.ids import SEARCH_ATTRIBUTES
 from devstack.components import (
     REPO_ROOT,
     TEMPORAL_BIN,
@@ -29,7 +30,6 @@ from tests.deploy.compose_file import (
     port_mappings,
     split_host_port,
 )
-from workflows.ids import SEARCH_ATTRIBUTES
 
 APP_SERVICES = ("api", "worker")
 # How the Temporal CLI spells each search attribute type (`--type`).

@@ -8,10 +8,10 @@ import uuid
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from contracts.ids import BATCH_ID
 from tests.e2e.test_batch_flow import essays, wait_for_state
 from tests.helpers import wait_until
 from tests.stack import Stack
-from workflows.ids import BATCH_ID
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from temporalio.client import WorkflowExecutionStatus
 
+from contracts.essay import PUBLISH_SPELLCHECK_REQUESTED, STORE_ESSAY
+from contracts.events import EVENT_TYPE
 from tests.helpers import TopicReader, expected_event_ids, wait_until
 from tests.stack import Stack
-from workflows.events import EVENT_TYPE
-from workflows.models import PUBLISH_SPELLCHECK_REQUESTED, STORE_ESSAY
 
 TEXT = 'Helo wrold.\nThis essay has ünïcode, emoji 🙂, "quotes" and a trailing newline\n'
 

@@ -22,6 +22,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from contracts.ids import SEARCH_ATTRIBUTES
 from devstack.components import (
     REPO_ROOT,
     ManagedProcess,
@@ -38,7 +39,6 @@ from temporal_client import connect
 from tests.conftest import HOST, Server
 from tests.helpers import wait_until
 from tests.stack import start_worker
-from workflows.ids import SEARCH_ATTRIBUTES
 
 # A (re)started piece must be ready within this; the machine may be busy with other tests.
 READY_TIMEOUT_S = 90

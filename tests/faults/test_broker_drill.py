@@ -13,14 +13,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.kafka import KafkaPublisher
 from api.essay_start import start_essay_workflow
+from contracts.essay import EssayState
+from contracts.ids import essay_workflow_id
 from devstack.components import ManagedProcess, broker_argv, create_topic, free_port
 from settings import Settings
 from tests.conftest import HOST, Server
 from tests.helpers import TopicReader, wait_until
 from worker import build_http_client, build_workers
 from workflows.essay import EssayWorkflow
-from workflows.ids import essay_workflow_id
-from workflows.models import EssayState
 
 pytestmark = pytest.mark.faults
 

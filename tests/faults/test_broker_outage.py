@@ -7,10 +7,10 @@ import time
 import pytest
 
 from activities.kafka import PRODUCER_STARTED
+from contracts.essay import PUBLISH_SPELLCHECK_REQUESTED
 from tests.faults.scenario import Scenario
 from tests.faults.stack import FaultStack
 from tests.faults.verdict import producers_overlapping
-from workflows.models import PUBLISH_SPELLCHECK_REQUESTED
 
 pytestmark = pytest.mark.faults
 

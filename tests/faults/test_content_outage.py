@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.essay import STORE_ESSAY
 from tests.faults.scenario import Scenario
 from tests.faults.stack import FaultStack
-from workflows.models import STORE_ESSAY
 
 pytestmark = pytest.mark.faults
 

@@ -18,10 +18,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.batch_models import ChunkHeader, ChunkStatus
+    from contracts.batch import ChunkHeader, ChunkStatus
+    from contracts.essay import EssayInput, EssayStatus
     from workflows.chunk import ChunkWorkflow
     from workflows.essay import EssayWorkflow
-    from workflows.models import EssayInput, EssayStatus
 
 # A patch id names the change, for good: it is written into the history of every run that
 # took the new path, and later code is matched against it.

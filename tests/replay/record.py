@@ -25,6 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.kafka import KafkaPublisher
 from api.app import create_app
+from contracts.essay import EssayInput
+from contracts.ids import SEARCH_ATTRIBUTES
 from devstack.components import (
     ManagedProcess,
     async_wait_for_port,
@@ -36,8 +38,6 @@ from settings import Settings
 from tests.helpers import chunk_workflow_ids
 from worker import build_http_client, build_workers
 from workflows.essay import EssayWorkflow
-from workflows.ids import SEARCH_ATTRIBUTES
-from workflows.models import EssayInput
 
 HISTORIES = Path(__file__).with_name("histories")
 GENERATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -21,6 +21,7 @@ from temporalio.worker import Replayer, Worker, WorkflowReplayResults
 from activities.content import ContentActivities
 from activities.events import EventActivities
 from activities.kafka import KafkaPublisher
+from contracts.essay import EssayInput
 from settings import Settings
 from tests.replay.changed_workflows import (
     CarelessChunkWorkflow,
@@ -33,7 +34,6 @@ from tests.replay.changed_workflows import (
 from worker import build_http_client
 from workflows.batch import BatchWorkflow
 from workflows.essay import EssayWorkflow
-from workflows.models import EssayInput
 
 ROOT = Path(__file__).with_name("histories")
 HISTORIES = sorted(ROOT.rglob("*.json"))

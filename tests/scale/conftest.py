@@ -10,9 +10,9 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.ids import SEARCH_ATTRIBUTES
 from tests.conftest import HOST, SCRIPTS
 from tests.stack import stack  # noqa: F401  (the fixture)
-from workflows.ids import SEARCH_ATTRIBUTES
 
 SHRUNK_LIMITS = {
     "limit.historyCount.suggestContinueAsNew": "300",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from api.keys import fingerprint, parse_api_keys
+from api_keys import fingerprint, parse_api_keys
 
 OLD = "portal-old-0123456789abcdef"
 NEW = "portal-new-fedcba9876543210"

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from settings import Settings
-from workflows.batch_models import (
+from contracts.batch import (
     CHUNK_MAX_ESSAYS,
     BatchInput,
     BatchRecord,
@@ -18,7 +17,8 @@ from workflows.batch_models import (
     ChunkSummary,
     EssayCounts,
 )
-from workflows.ids import chunk_key
+from contracts.ids import chunk_key
+from settings import Settings
 
 PAYLOAD_WARNING = 512 * 1024
 SETTINGS = Settings()

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from api.batch_pages import ESSAY_ID_NAMESPACE, EssayIn, _id_maker, plan_page
-from workflows.batch_models import CHUNK_MAX_ESSAYS
+from contracts.batch import CHUNK_MAX_ESSAYS
 
 
 def test_ids_and_digest_are_the_ones_pages_always_got() -> None:

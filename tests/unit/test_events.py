@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from workflows.events import (
+from contracts.events import (
     EVENT_TYPE,
     SpellcheckRequestedEvent,
     event_id_for,

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from contracts.ids import batch_workflow_id, chunk_workflow_id, essay_workflow_id
 from logging_setup import (
     ContextFields,
     bind_log_context,
     build_formatter,
     ids_from_workflow,
 )
-from workflows.ids import batch_workflow_id, chunk_workflow_id, essay_workflow_id
 
 
 @pytest.fixture

@@ -22,18 +22,18 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.lookups import look_at_batch, look_at_chunks, read_essay_id_hashes
-from tests.helpers import wait_until
-from tests.workflows.test_batch_workflows import FakeChunkActivities, ids, start_chunk
-from workflows.batch import BatchWorkflow
-from workflows.batch_models import (
+from contracts.batch import (
     AddPageInput,
     BatchInput,
     BatchState,
     ChunkPlan,
 )
+from contracts.essay import EssayState
+from contracts.ids import batch_workflow_id, chunk_key
+from tests.helpers import wait_until
+from tests.workflows.test_batch_workflows import FakeChunkActivities, ids, start_chunk
+from workflows.batch import BatchWorkflow
 from workflows.chunk import ChunkWorkflow
-from workflows.ids import batch_workflow_id, chunk_key
-from workflows.models import EssayState
 
 CHECK = timedelta(seconds=1)
 DEADLINE_S = 60

@@ -17,9 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.lookups import look_at_batch, look_at_chunks, read_essay_id_hashes
-from tests.helpers import chunk_workflow_ids, wait_until
-from workflows.batch import BATCH_CLOSED, BATCH_CONFLICT, DUPLICATE_ESSAY, BatchWorkflow
-from workflows.batch_models import (
+from contracts.batch import (
     PUBLISH_CHUNK,
     STORE_CHUNK,
     AddPageInput,
@@ -33,10 +31,12 @@ from workflows.batch_models import (
     StoreChunkInput,
     StoreChunkResult,
 )
+from contracts.essay import EssayState
+from contracts.events import SpellcheckRequestedEvent
+from contracts.ids import batch_workflow_id, chunk_key, chunk_workflow_id
+from tests.helpers import chunk_workflow_ids, wait_until
+from workflows.batch import BATCH_CLOSED, BATCH_CONFLICT, DUPLICATE_ESSAY, BatchWorkflow
 from workflows.chunk import ChunkWorkflow
-from workflows.events import SpellcheckRequestedEvent
-from workflows.ids import batch_workflow_id, chunk_key, chunk_workflow_id
-from workflows.models import EssayState
 
 
 class FakeChunkActivities:

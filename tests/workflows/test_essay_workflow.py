@@ -13,9 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from workflows.essay import EssayWorkflow
-from workflows.events import event_id_for
-from workflows.models import (
+from contracts.essay import (
     PUBLISH_SPELLCHECK_REQUESTED,
     STORE_ESSAY,
     EssayInput,
@@ -25,6 +23,8 @@ from workflows.models import (
     StoredEssay,
     StoreEssayInput,
 )
+from contracts.events import event_id_for
+from workflows.essay import EssayWorkflow
 
 STORAGE_ID = "c" * 32
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from workflows.events import SpellcheckRequestedEvent
+from contracts.events import SpellcheckRequestedEvent
 
 # Activity names are fixed strings so histories and test doubles never depend on Python names.
 STORE_ESSAY = "store_essay"

@@ -1,7 +1,7 @@
 """The `essay.spellcheck.requested.v1` event: the seed's shape plus a deterministic event id.
 
 Dependency-free (pydantic only) so the API, the workflows and the activities share one model.
-Run `python -m workflows.events` to print its JSON Schema (committed under schemas/).
+Run `python -m contracts.events` to print its JSON Schema (committed under schemas/).
 """
 
 from __future__ import annotations

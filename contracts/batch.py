@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.events import SpellcheckRequestedEvent
-from workflows.models import EssayState
+from contracts.essay import EssayState
+from contracts.events import SpellcheckRequestedEvent
 
 # Every chunk costs the Temporal server the same handful of workflow tasks, signals and memo
 # writes whatever its size, and those fixed costs were most of the server's CPU in bench B3.
