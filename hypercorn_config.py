@@ -16,7 +16,7 @@ import; the app still reads and validates every setting, PORT and HOST included,
 import logging
 import os
 
-from api.access_log import AccessLog
+from api.http.access_log import AccessLog
 
 _host = os.environ.get("HOST", "0.0.0.0")
 _port = os.environ.get("PORT", "5000")

@@ -8,17 +8,17 @@ import logging
 from quart import Quart
 from temporalio.client import Client
 
-from api.auth import register_access
-from api.batches import batches
-from api.correlation import register_correlation
-from api.documentation import documentation
-from api.draining import hard_cap, register_draining
-from api.errors import register_error_handlers
-from api.essays import essays
-from api.health import PROBE, health
+from api.access.auth import register_access
+from api.access.rate_limit import RateLimiter
+from api.batches.routes import batches
+from api.essays.routes import essays
+from api.http.correlation import register_correlation
+from api.http.draining import hard_cap, register_draining
+from api.http.errors import register_error_handlers
 from api.metrics import WorkflowStartCounter, register_request_metrics, serving_metrics
-from api.rate_limit import RateLimiter
-from api.readiness import ReadinessProbe
+from api.service.docs import documentation
+from api.service.health import PROBE, health
+from api.service.readiness import ReadinessProbe
 from api.status_cache import StatusCache
 from api.temporal import EXTENSION, STATUS_CACHE
 from logging_setup import configure_logging
@@ -38,7 +38,7 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     # First: its timer must start before any other hook can answer the request.
     register_request_metrics(app)
     # Each route applies its own body limit; up to this hard cap a larger body is still read
-    # (and dropped) so that the client hears the 413 (api/draining.py); past it, it is cut off.
+    # (and dropped) so that the client hears the 413 (api/http/draining.py); past it, it is cut off.
     app.config["MAX_CONTENT_LENGTH"] = hard_cap(
         max(settings.max_request_bytes, settings.max_batch_request_bytes)
     )

@@ -30,7 +30,7 @@ from temporalio.client import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.errors import UNAVAILABLE_CODES
+from api.http.errors import UNAVAILABLE_CODES
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def start_outcome(exc: BaseException | None) -> StartOutcome:
         return "unavailable"
     if isinstance(exc, RPCError) and exc.status in UNAVAILABLE_CODES:
         return "unavailable"
-    # The lazy client raises a plain RuntimeError while it cannot connect (see api/errors.py).
+    # The lazy client raises a plain RuntimeError while it cannot connect (see api/http/errors.py).
     if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
         return "unavailable"
     return "failed"

@@ -15,8 +15,8 @@ from pathlib import Path
 from batch_cli.errors import BAD_INPUT, CliError
 
 SUFFIX = ".txt"
-# The API's rules (api/bodies.py, api/batch_pages.py); repeated here because this tool talks to
-# the API over HTTP and must not import the server's code.
+# The API's rules (api/http/bodies.py, api/batches/pages.py); repeated here because this tool
+# talks to the API over HTTP and must not import the server's code.
 ID_MAX = 64
 NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_ESSAY_TEXT_BYTES = 384 * 1024

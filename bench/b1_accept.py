@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 
-from api.essay_start import start_essay_workflow
+from api.essays.start import start_essay_workflow
 from bench import stats
 from bench.harness import Harness
 from bench.load import Outcome, Run, closed_loop

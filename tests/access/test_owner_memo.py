@@ -6,7 +6,7 @@ import uuid
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.owners import OWNER_MEMO
+from api.access.owners import OWNER_MEMO
 from tests.access.memo_workflow import ContinuesOnce
 from tests.helpers import wait_until
 

@@ -10,7 +10,7 @@ from quart.typing import TestClientProtocol as ApiClient
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.readiness import ReadinessProbe
+from api.service.readiness import ReadinessProbe
 from devstack.components import ManagedProcess, async_wait_for_port, free_port, temporal_dev_argv
 from settings import Settings
 from tests.conftest import HOST, START_TIMEOUT_S

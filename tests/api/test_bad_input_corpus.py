@@ -19,8 +19,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from api.openapi import build_document
 from api.responses import ErrorBody
+from api.service.openapi import build_document
 from settings import Settings
 from tests.raw_http import RawResponse, send
 from tests.stack import Stack

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.paging import DEFAULT_LIMIT
+from api.batches.paging import DEFAULT_LIMIT
 from api.temporal import STATUS_CACHE
 from contracts.ids import batch_workflow_id
 from settings import Settings

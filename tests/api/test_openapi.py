@@ -11,7 +11,7 @@ from quart.typing import TestClientProtocol as ApiClient
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.openapi import ERRORS, build_document
+from api.service.openapi import ERRORS, build_document
 from settings import Settings
 
 # Quart answers these for every route itself; the document describes the routes' own methods.

@@ -5,7 +5,7 @@ import json
 import pytest
 from quart.typing import TestClientProtocol as ApiClient
 
-from api.errors import service_unavailable
+from api.http.errors import service_unavailable
 
 URL = "/v1/trigger-spellcheck"
 JSON = {"Content-Type": "application/json"}

@@ -10,7 +10,7 @@ import pytest
 from batch_cli.errors import BAD_INPUT, CliError
 from batch_cli.essay_files import essay_id_for, read_essays, unique_essay_ids
 
-API_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # api/bodies.py ID_PATTERN
+API_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # api/http/bodies.py ID_PATTERN
 
 
 @pytest.mark.parametrize(

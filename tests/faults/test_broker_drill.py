@@ -12,7 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.kafka import KafkaPublisher
-from api.essay_start import start_essay_workflow
+from api.essays.start import start_essay_workflow
 from contracts.essay import EssayState
 from contracts.ids import essay_workflow_id
 from devstack.components import ManagedProcess, broker_argv, create_topic, free_port

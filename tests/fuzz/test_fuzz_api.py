@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from api.openapi import build_document
+from api.service.openapi import build_document
 from tests.conftest import SCRIPTS
 from tests.stack import Stack
 

@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from api.essay_start import start_essay_workflow
+from api.essays.start import start_essay_workflow
 from telemetry.backlog import AGE_PRECISION, Backlog, measure_backlog
 from tests.helpers import wait_until
 

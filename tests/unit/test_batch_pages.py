@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from api.batch_pages import ESSAY_ID_NAMESPACE, EssayIn, _id_maker, plan_page
+from api.batches.pages import ESSAY_ID_NAMESPACE, EssayIn, _id_maker, plan_page
 from contracts.batch import CHUNK_MAX_ESSAYS
 
 

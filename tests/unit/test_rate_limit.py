@@ -1,6 +1,6 @@
 """The token bucket's arithmetic, on a clock the test moves by hand."""
 
-from api.rate_limit import RateLimiter
+from api.access.rate_limit import RateLimiter
 
 
 class Clock:

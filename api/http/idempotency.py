@@ -6,7 +6,7 @@ import re
 
 from quart import request
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 
 HEADER = "Idempotency-Key"
 MAX_LENGTH = 255

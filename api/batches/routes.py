@@ -26,9 +26,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import current_client
-from api.batch_pages import BatchIn, Page, PageIn, digest, plan_page
-from api.batch_status import (
+from api.access.auth import current_client
+from api.access.owners import id_in_use, is_ours, owner_memo, scoped
+from api.batches.pages import BatchIn, Page, PageIn, digest, plan_page
+from api.batches.paging import DEFAULT_LIMIT, page_params
+from api.batches.status import (
     batch_or_404,
     batch_status,
     new_batch_page,
@@ -36,13 +38,11 @@ from api.batch_status import (
     parent_status,
     with_parent_status,
 )
-from api.batch_updates import UpdateRefused, run_update
-from api.bodies import check_id, read_model
-from api.correlation import current_correlation_id
-from api.errors import ApiError
-from api.idempotency import idempotency_key
-from api.owners import id_in_use, is_ours, owner_memo, scoped
-from api.paging import DEFAULT_LIMIT, page_params
+from api.batches.updates import UpdateRefused, run_update
+from api.http.bodies import check_id, read_model
+from api.http.correlation import current_correlation_id
+from api.http.errors import ApiError
+from api.http.idempotency import idempotency_key
 from api.temporal import rpc_timeout, settings, status_cache, temporal
 from contracts.batch import (
     STATUS_MEMO,

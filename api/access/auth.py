@@ -16,9 +16,9 @@ import logging
 
 from quart import Quart, g, request
 
-from api.errors import ApiError
-from api.health import PATHS as PROBE_PATHS
-from api.rate_limit import RateLimiter
+from api.access.rate_limit import RateLimiter
+from api.http.errors import ApiError
+from api.service.health import PATHS as PROBE_PATHS
 from api_keys import KeyRing
 
 log = logging.getLogger(__name__)

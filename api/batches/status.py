@@ -19,8 +19,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import TIMEOUT_CODES, service_unavailable
-from api.owners import describe_owned, is_ours
+from api.access.owners import describe_owned, is_ours
+from api.http.errors import TIMEOUT_CODES, service_unavailable
 from api.temporal import rpc_timeout, temporal
 from contracts.batch import (
     STATUS_MEMO,

@@ -12,8 +12,8 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.bodies import ClientId, NonBlankText
-from api.errors import ApiError
+from api.http.bodies import ClientId, NonBlankText
+from api.http.errors import ApiError
 from contracts.batch import CHUNK_MAX_ESSAYS, CHUNK_MAX_TEXT_BYTES, EssayText
 
 # Fixed forever: a retried page must get the same generated essay ids.

@@ -14,7 +14,7 @@ import logging
 from hypercorn.logging import Logger
 from hypercorn.typing import ResponseSummary, WWWScope
 
-from api.correlation import HEADER
+from api.http.correlation import HEADER
 
 _CORRELATION_HEADER = HEADER.lower().encode()
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, StringConstraints, WithJsonSchema
 from quart import request
 
-from api import strict_json
-from api.draining import read_body
-from api.errors import ApiError
+from api.http import strict_json
+from api.http.draining import read_body
+from api.http.errors import ApiError
 
 # Not only dots: "." and ".." are dot-segments, which clients remove from a URL path (RFC 3986,
 # 5.2.4), so an essay called ".." would have a status URL no client can reach.

@@ -15,8 +15,8 @@ from __future__ import annotations
 from temporalio.client import WorkflowExecutionDescription, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import current_client
-from api.errors import ApiError
+from api.access.auth import current_client
+from api.http.errors import ApiError
 from api.temporal import rpc_timeout
 from contracts.ids import OWNER_MEMO
 

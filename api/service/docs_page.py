@@ -11,7 +11,7 @@ import re
 from html import escape
 from typing import Any
 
-from api.openapi import ERRORS
+from api.service.openapi import ERRORS
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;

@@ -6,8 +6,8 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app
 
-from api.docs_page import render
-from api.openapi import build_document
+from api.service.docs_page import render
+from api.service.openapi import build_document
 from api.temporal import settings
 
 documentation = Blueprint("documentation", __name__)

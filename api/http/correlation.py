@@ -10,7 +10,7 @@ import uuid
 
 from quart import Quart, Response, g, request
 
-from api.bodies import ID_PATTERN
+from api.http.bodies import ID_PATTERN
 from logging_setup import bind_log_context
 
 HEADER = "X-Correlation-ID"

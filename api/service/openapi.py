@@ -14,20 +14,20 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from api.batch_pages import (
+from api.batches.pages import (
     MAX_ESSAY_TEXT_BYTES,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
     BatchIn,
     PageIn,
 )
-from api.bodies import ID_MAX_LENGTH, ID_PATTERN, ID_RULE
-from api.correlation import HEADER as CORRELATION_HEADER
-from api.essays import TriggerSpellcheckRequest
-from api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from api.idempotency import MAX_LENGTH as IDEMPOTENCY_MAX_LENGTH
-from api.idempotency import PATTERN as IDEMPOTENCY_PATTERN
-from api.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from api.batches.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from api.essays.routes import TriggerSpellcheckRequest
+from api.http.bodies import ID_MAX_LENGTH, ID_PATTERN, ID_RULE
+from api.http.correlation import HEADER as CORRELATION_HEADER
+from api.http.idempotency import HEADER as IDEMPOTENCY_HEADER
+from api.http.idempotency import MAX_LENGTH as IDEMPOTENCY_MAX_LENGTH
+from api.http.idempotency import PATTERN as IDEMPOTENCY_PATTERN
 from api.responses import (
     BatchAccepted,
     BatchCancelled,

@@ -10,13 +10,13 @@ from quart import Blueprint
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.bodies import ClientId, NonBlankText, check_id, read_model
-from api.correlation import current_correlation_id
-from api.errors import ApiError
-from api.essay_start import start_essay_workflow, text_digest
-from api.essay_status import essay_status
-from api.idempotency import idempotency_key
-from api.owners import id_in_use, is_ours, owner_memo, scoped
+from api.access.owners import id_in_use, is_ours, owner_memo, scoped
+from api.essays.start import start_essay_workflow, text_digest
+from api.essays.status import essay_status
+from api.http.bodies import ClientId, NonBlankText, check_id, read_model
+from api.http.correlation import current_correlation_id
+from api.http.errors import ApiError
+from api.http.idempotency import idempotency_key
 from api.temporal import rpc_timeout, settings, temporal
 from contracts.ids import ESSAY_WORKFLOW, essay_workflow_id
 from logging_setup import bind_log_context

@@ -6,7 +6,7 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100

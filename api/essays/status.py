@@ -13,8 +13,8 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.errors import TIMEOUT_CODES, ApiError, service_unavailable
-from api.owners import describe_owned
+from api.access.owners import describe_owned
+from api.http.errors import TIMEOUT_CODES, ApiError, service_unavailable
 from api.temporal import rpc_timeout
 from contracts.essay import EssayState, EssayStatus
 from contracts.ids import ESSAY_WORKFLOW

@@ -10,8 +10,8 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.batch_status import batch_or_404, parent_handle, parent_status
-from api.errors import ApiError, service_unavailable
+from api.batches.status import batch_or_404, parent_handle, parent_status
+from api.http.errors import ApiError, service_unavailable
 from contracts.batch import closed_because
 from workflows.batch import CONFLICT_ERRORS
 

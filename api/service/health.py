@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from quart import Blueprint, current_app
 
-from api.readiness import ReadinessProbe
+from api.service.readiness import ReadinessProbe
 from api.temporal import temporal
 
 health = Blueprint("health", __name__)

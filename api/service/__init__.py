@@ -1,0 +1,2 @@
+"""The service's own routes: `/healthz`, `/readyz`, and the API document (`/openapi.json`,
+`/docs`)."""
