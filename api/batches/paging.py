@@ -6,7 +6,7 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
-from api.http.errors import ApiError
+from api.http.errors import ApiError, invalid_field
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -18,11 +18,7 @@ _WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
 
 
 def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(
-        400,
-        "Validation failed",
-        [{"field": field, "message": message, "type": "query_parameter"}],
-    )
+    return invalid_field(field, message, "query_parameter")
 
 
 def page_params(args: MultiDict) -> tuple[int, int]:

@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.access.auth import current_client
 from api.access.owners import id_in_use, is_ours, owner_memo, scoped
+from api.batches.answers import BatchAccepted, BatchCancelled, BatchTriggered, status_url
 from api.batches.pages import BatchIn, Page, PageIn, digest, plan_page
 from api.batches.paging import DEFAULT_LIMIT, page_params
 from api.batches.status import (
@@ -105,18 +106,8 @@ def _accepted(batch_id: str, page: Page, correlation_id: str) -> tuple[dict, int
         "batch page accepted",
         extra={"batch_id": batch_id, "correlation_id": correlation_id, "essays": len(page.essays)},
     )
-    status_url = f"/v1/batch/{batch_id}/status"
-    return (
-        {
-            "batch_id": batch_id,
-            "essay_ids": page.essay_ids,
-            "essay_count": len(page.essays),
-            "correlation_id": correlation_id,
-            "status_url": status_url,
-        },
-        202,
-        {"Location": status_url},
-    )
+    answer = BatchAccepted.of(batch_id, page, correlation_id)
+    return answer.body(), 202, {"Location": answer.status_url}
 
 
 @batches.post("/v1/batch")
@@ -235,12 +226,10 @@ async def trigger(batch_id: str):
         lambda result: result.status,
     )
     log.info("batch triggered", extra={"essays": result.essay_count})
-    return {
-        "batch_id": batch_id,
-        "message": "Spellcheck triggered",
-        "essay_count": result.essay_count,
-        "status_url": f"/v1/batch/{batch_id}/status",
-    }, 202
+    answer = BatchTriggered(
+        batch_id=batch_id, essay_count=result.essay_count, status_url=status_url(batch_id)
+    )
+    return answer.body(), 202
 
 
 @batches.post("/v1/batch/<batch_id>/cancel")
@@ -255,23 +244,19 @@ async def cancel(batch_id: str):
         lambda status: status,
     )
     log.info("batch cancelled")
-    return {
-        "batch_id": batch_id,
-        "message": "Batch cancelled: outstanding essays will not be published",
-        "status_url": f"/v1/batch/{batch_id}/status",
-    }, 202
+    return BatchCancelled(batch_id=batch_id, status_url=status_url(batch_id)).body(), 202
 
 
 @batches.get("/v1/batch/<batch_id>/status")
 async def status(batch_id: str):
     check_id("batch_id", batch_id)
     offset, limit = page_params(request.args)
-    body, age_s = await status_cache().get(
+    answer, age_s = await status_cache().get(
         (current_client(), batch_id, offset, limit),
         lambda: batch_status(batch_id, offset, limit),
     )
     # RFC 9111's Age: whole seconds since the answer was read from the workflows.
-    return body, 200, {"Age": str(int(age_s))}
+    return answer.body(), 200, {"Age": str(int(age_s))}
 
 
 @contextlib.contextmanager

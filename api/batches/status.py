@@ -9,9 +9,6 @@ results. The cost is one parent and at most two chunk look-ups, whatever the bat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from temporalio.client import (
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
@@ -20,6 +17,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.access.owners import describe_owned, is_ours
+from api.batches.answers import BatchEssay, BatchStatusAnswer, EssayPage
 from api.http.errors import TIMEOUT_CODES, service_unavailable
 from api.temporal import rpc_timeout, temporal
 from contracts.batch import (
@@ -30,7 +28,6 @@ from contracts.batch import (
     ChunkRef,
     ChunkStatus,
     EssayCounts,
-    EssayEntry,
 )
 from contracts.essay import EssayState
 from contracts.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chunk_workflow_id
@@ -80,7 +77,7 @@ async def parent_status(handle: WorkflowHandle, batch_id: str) -> BatchStatus:
     )
 
 
-async def _chunk_entries(batch_id: str, key: str) -> list[dict[str, Any]]:
+async def _chunk_entries(batch_id: str, key: str) -> list[BatchEssay]:
     handle = temporal().get_workflow_handle_for(ChunkWorkflow.run, chunk_workflow_id(batch_id, key))
     try:
         description = await handle.describe(rpc_timeout=rpc_timeout())
@@ -92,18 +89,18 @@ async def _chunk_entries(batch_id: str, key: str) -> list[dict[str, Any]]:
         return []  # not this batch's chunk: nothing of it is shown
     if description.status == WorkflowExecutionStatus.COMPLETED:
         result = await handle.result(rpc_timeout=rpc_timeout())
-        return [_entry(e) for e in result.essays]
+        return [BatchEssay.of(e) for e in result.essays]
     last = await description.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)
     if description.status != WorkflowExecutionStatus.RUNNING:
         # Terminated, cancelled or timed out by an operator, or failed: no result, only its
         # last memo. What it still owed an event will not get one from it.
         reason = f"its chunk workflow was {description.status.name.lower()}"
-        return [_entry(e) for e in last.closed_by(reason).essays] if last else []
+        return [BatchEssay.of(e) for e in last.closed_by(reason).essays] if last else []
     status = last or await _query(handle, ChunkWorkflow.status)
     retrying = [p for p in description.raw_description.pending_activities if p.attempt > 1]
     entries = []
     for essay in status.essays:
-        entry = _entry(essay)
+        entry = BatchEssay.of(essay)
         for pending in retrying:
             step_state = (
                 EssayState.RECEIVED
@@ -111,26 +108,17 @@ async def _chunk_entries(batch_id: str, key: str) -> list[dict[str, Any]]:
                 else EssayState.STORED
             )
             if essay.state == step_state:
-                entry.update(
-                    retrying_step=pending.activity_type.name,
-                    attempts=pending.attempt,
-                    last_error=pending.last_failure.message or None,
-                )
+                entry.retrying_step = pending.activity_type.name
+                entry.attempts = pending.attempt
+                entry.last_error = pending.last_failure.message or None
         entries.append(entry)
     return entries
 
 
-def _entry(essay: EssayEntry) -> dict[str, Any]:
-    return {
-        **essay.model_dump(mode="json"),
-        "retrying_step": None,
-        "attempts": None,
-        "last_error": None,
-    }
-
-
-async def _essay_page(batch_id: str, chunks: list[ChunkRef], offset: int, limit: int) -> list:
-    items: list[dict[str, Any]] = []
+async def _essay_page(
+    batch_id: str, chunks: list[ChunkRef], offset: int, limit: int
+) -> list[BatchEssay]:
+    items: list[BatchEssay] = []
     first = 0  # index of the chunk's first essay in the batch
     for chunk in chunks:
         last = first + chunk.essay_count
@@ -143,59 +131,25 @@ async def _essay_page(batch_id: str, chunks: list[ChunkRef], offset: int, limit:
     return items
 
 
-async def batch_status(batch_id: str, offset: int, limit: int) -> dict[str, Any]:
+async def batch_status(batch_id: str, offset: int, limit: int) -> BatchStatusAnswer:
     status = await parent_status(parent_handle(batch_id), batch_id)
     total = sum(c.essay_count for c in status.chunks)
     items = await _essay_page(batch_id, status.chunks, offset, limit)
-    return _body(status, _essays(offset, limit, total, items))
+    return BatchStatusAnswer.of(status, EssayPage.of(offset, limit, total, items))
 
 
 def new_batch_page(
     status: BatchStatus, chunks: list[ChunkStatus], offset: int, limit: int
-) -> dict[str, Any]:
+) -> BatchStatusAnswer:
     """The status answer for a batch this API has just created, from what it knows without
     reading: the parent's status as the create answered it, and every chunk as it starts."""
-    entries = [_entry(essay) for chunk in chunks for essay in chunk.essays]
+    entries = [BatchEssay.of(essay) for chunk in chunks for essay in chunk.essays]
     total = sum(c.essay_count for c in status.chunks)
-    return _body(status, _essays(offset, limit, total, entries[offset : offset + limit]))
+    page = EssayPage.of(offset, limit, total, entries[offset : offset + limit])
+    return BatchStatusAnswer.of(status, page)
 
 
-def _essays(offset: int, limit: int, total: int, items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "offset": offset,
-        "limit": limit,
-        "total": total,
-        "next_offset": offset + limit if offset + limit < total else None,
-        "items": items,
-    }
-
-
-def with_parent_status(body: dict[str, Any], status: BatchStatus) -> dict[str, Any]:
-    """`body` with what the parent's `status` says (state, counts, times); its page of essays
-    is kept as it was read."""
-    return _body(status, body["essays"])
-
-
-def _body(status: BatchStatus, essays: dict[str, Any]) -> dict[str, Any]:
-    counts = status.counts
-    oldest = status.oldest_unpublished_at
-    return {
-        "batch_id": status.batch_id,
-        "state": status.state.value,
-        "correlation_id": status.correlation_id,
-        "metadata": status.metadata,
-        "counts": {**counts.model_dump(), "total": counts.total},
-        "backlog": {
-            "essays": counts.unpublished,
-            "oldest_accepted_at": oldest.isoformat() if oldest else None,
-            "oldest_age_s": round((datetime.now(UTC) - oldest).total_seconds(), 3)
-            if oldest
-            else None,
-        },
-        "created_at": status.created_at.isoformat(),
-        "triggered_at": status.triggered_at.isoformat() if status.triggered_at else None,
-        "cancelled_at": status.cancelled_at.isoformat() if status.cancelled_at else None,
-        "finished_at": status.finished_at.isoformat() if status.finished_at else None,
-        "essays": essays,
-        "workflow_runs": status.runs,
-    }
+def with_parent_status(answer: BatchStatusAnswer, status: BatchStatus) -> BatchStatusAnswer:
+    """`answer` with what the parent's `status` says (state, counts, times); its page of
+    essays is kept as it was read."""
+    return BatchStatusAnswer.of(status, answer.essays)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from quart import Blueprint
@@ -13,6 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.access.owners import id_in_use, is_ours, owner_memo, scoped
 from api.essays.start import start_essay_workflow, text_digest
 from api.essays.status import essay_status
+from api.http.answers import Answer
 from api.http.bodies import ClientId, NonBlankText, check_id, read_model
 from api.http.correlation import current_correlation_id
 from api.http.errors import ApiError
@@ -35,6 +37,15 @@ class TriggerSpellcheckRequest(BaseModel):
 
     text: NonBlankText
     essay_id: ClientId | None = None
+
+
+class EssayAccepted(Answer):
+    message: Literal["Spellcheck triggered"] = "Spellcheck triggered"
+    essay_id: str
+    correlation_id: str
+
+
+# An essay's status answer is the workflow's own `contracts.essay.EssayStatus`.
 
 
 def _essay_id(body: TriggerSpellcheckRequest) -> str:
@@ -69,7 +80,7 @@ async def trigger_spellcheck():
     # A repeated POST keeps the essay's first correlation id, which the line then carries.
     log.info("essay accepted", extra={"correlation_id": correlation_id})
     return (
-        {"message": "Spellcheck triggered", "essay_id": essay_id, "correlation_id": correlation_id},
+        EssayAccepted(essay_id=essay_id, correlation_id=correlation_id).body(),
         202,
         {"Location": f"/v1/essays/{essay_id}/status"},
     )

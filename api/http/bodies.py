@@ -10,7 +10,7 @@ from quart import request
 
 from api.http import strict_json
 from api.http.draining import read_body
-from api.http.errors import ApiError
+from api.http.errors import ApiError, invalid_field
 
 # Not only dots: "." and ".." are dot-segments, which clients remove from a URL path (RFC 3986,
 # 5.2.4), so an essay called ".." would have a status URL no client can reach.
@@ -52,17 +52,7 @@ Model = TypeVar("Model", bound=BaseModel)
 def check_id(kind: str, value: str) -> str:
     """Ids in paths get the same rule as ids in bodies: 400, not a confusing 404."""
     if len(value) > ID_MAX_LENGTH or not _ID.fullmatch(value):
-        raise ApiError(
-            400,
-            "Validation failed",
-            [
-                {
-                    "field": kind,
-                    "message": f"{kind} must be {ID_RULE}",
-                    "type": "string_pattern_mismatch",
-                }
-            ],
-        )
+        raise invalid_field(kind, f"{kind} must be {ID_RULE}", "string_pattern_mismatch")
     return value
 
 
@@ -86,9 +76,5 @@ async def read_json(max_bytes: int) -> Any:
 async def read_model(model: type[Model], max_bytes: int) -> Model:
     data = await read_json(max_bytes)
     if not isinstance(data, dict):
-        raise ApiError(
-            400,
-            "Validation failed",
-            [{"field": "body", "message": "the body must be a JSON object", "type": "object_type"}],
-        )
+        raise invalid_field("body", "the body must be a JSON object", "object_type")
     return model.model_validate(data)  # ValidationError -> 400 with the field errors

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from quart import Quart
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.exceptions import HTTPException
+
+from api.http.answers import Answer
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +37,36 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_body(error: str, details: Any) -> dict[str, Any]:
-    return {"error": error, "details": details}
+class FieldError(Answer):
+    field: str = Field(description="where: a body field (dotted path), a header or a parameter")
+    message: str
+    type: str = Field(description="a machine-readable kind, e.g. `missing`, `string_type`")
 
 
-def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+class ErrorBody(Answer):
+    """Every error: a short title and the details (a sentence, or one entry per bad field)."""
+
+    error: str = Field(description="a short title, e.g. `Validation failed`, `Not Found`")
+    details: str | list[FieldError]
+
+
+def error_body(error: str, details: str | list[FieldError]) -> dict[str, Any]:
+    return ErrorBody(error=error, details=details).body()
+
+
+def invalid_field(field: str, message: str, kind: str) -> ApiError:
+    """A 400 for one bad field, header or parameter, in the shape of a body's field errors."""
+    return ApiError(400, "Validation failed", [FieldError(field=field, message=message, type=kind)])
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors without the input (it may be a megabyte of essay) or internals."""
     return [
-        {
-            "field": ".".join(str(part) for part in err["loc"]) or "body",
-            "message": err["msg"],
-            "type": err["type"],
-        }
+        FieldError(
+            field=".".join(str(part) for part in err["loc"]) or "body",
+            message=err["msg"],
+            type=err["type"],
+        )
         for err in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
 

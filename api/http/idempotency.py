@@ -6,7 +6,7 @@ import re
 
 from quart import request
 
-from api.http.errors import ApiError
+from api.http.errors import invalid_field
 
 HEADER = "Idempotency-Key"
 MAX_LENGTH = 255
@@ -23,16 +23,9 @@ def idempotency_key() -> str | None:
     if key is None:
         return None
     if len(key) > MAX_LENGTH or not _KEY.fullmatch(key):
-        raise ApiError(
-            400,
-            "Validation failed",
-            [
-                {
-                    "field": HEADER,
-                    "message": f"must be 1 to {MAX_LENGTH} visible ASCII characters "
-                    "(spaces only between them)",
-                    "type": "header",
-                }
-            ],
+        raise invalid_field(
+            HEADER,
+            f"must be 1 to {MAX_LENGTH} visible ASCII characters (spaces only between them)",
+            "header",
         )
     return key

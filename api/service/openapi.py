@@ -1,8 +1,8 @@
 """The API's OpenAPI 3.1 document, served at `GET /openapi.json` and rendered at `GET /docs`.
 
-Request bodies come from the models the handlers validate with, answers from `api.responses`,
-and the limits that are settings (body sizes, essays per request) from the app's settings, so
-the document says what this running API enforces. A test fails when a route exists in the app
+Request bodies come from the models the handlers validate with, answers from the models the
+handlers build them with, and the limits that are settings (body sizes, essays per request)
+from the app's settings, so the document says what this running API enforces. A test fails when a route exists in the app
 but not here, and the fuzz test checks every answer against this document.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from api.batches.answers import BatchAccepted, BatchCancelled, BatchStatusAnswer, BatchTriggered
 from api.batches.pages import (
     MAX_ESSAY_TEXT_BYTES,
     MAX_METADATA_BYTES,
@@ -22,23 +23,14 @@ from api.batches.pages import (
     PageIn,
 )
 from api.batches.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
-from api.essays.routes import TriggerSpellcheckRequest
+from api.essays.routes import EssayAccepted, TriggerSpellcheckRequest
 from api.http.bodies import ID_MAX_LENGTH, ID_PATTERN, ID_RULE
 from api.http.correlation import HEADER as CORRELATION_HEADER
+from api.http.errors import ErrorBody
 from api.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.http.idempotency import MAX_LENGTH as IDEMPOTENCY_MAX_LENGTH
 from api.http.idempotency import PATTERN as IDEMPOTENCY_PATTERN
-from api.responses import (
-    BatchAccepted,
-    BatchCancelled,
-    BatchStatusAnswer,
-    BatchTriggered,
-    ErrorBody,
-    EssayAccepted,
-    Health,
-    NotReady,
-    Ready,
-)
+from api.service.health import Health, NotReady, Ready
 from contracts.essay import EssayStatus
 from settings import Settings
 

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from api.responses import ErrorBody
+from api.http.errors import ErrorBody
 from api.service.openapi import build_document
 from settings import Settings
 from tests.raw_http import RawResponse, send

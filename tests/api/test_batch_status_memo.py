@@ -76,7 +76,8 @@ async def test_a_new_batch_s_first_status_page_is_known_before_any_read(
 
         # The open API's client is None; the key of `GET /v1/batch/seed-b1/status`.
         key = (None, "seed-b1", 0, DEFAULT_LIMIT)
-        seeded, _ = await app.extensions[STATUS_CACHE].get(key, no_read)
+        answer, _ = await app.extensions[STATUS_CACHE].get(key, no_read)
+        seeded = answer.body()
         # What the workflows answer, read from the server: another page size is another key.
         response = await api.get(f"/v1/batch/seed-b1/status?limit={DEFAULT_LIMIT - 1}")
         read = await response.get_json()
