@@ -15,14 +15,13 @@ from activities.progress import run_all_heartbeating
 from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
 from contracts.batch import STORE_CHUNK, ChunkInput, StoreChunkInput, StoreChunkResult
 from contracts.essay import STORE_ESSAY, StoredEssay, StoreEssayInput
+from workflows.policies import MAX_BACKOFF
 
 STORAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 # What the essay itself causes: no retry can fix it, so it fails the essay. Every other answer
 # (401 or 403 for a credential, 404 for a wrong URL, 408, 429, 5xx) is something outside the
 # essay that someone can fix: retried without end, the error visible meanwhile.
 REJECTS_THE_ESSAY = frozenset({400, 413, 415, 422})
-# Never wait longer than the workflow's own backoff cap because a server asked us to.
-MAX_RETRY_AFTER = timedelta(seconds=60)
 
 CONTENT_UNAVAILABLE = "ContentUnavailable"
 CONTENT_REJECTED = "ContentRejected"
@@ -32,7 +31,8 @@ def _retry_after(response: httpx.Response) -> timedelta | None:
     value = response.headers.get("Retry-After", "")
     if not value.isdigit():
         return None
-    return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    # Never longer than the workflows' own backoff cap, whatever a server asks for.
+    return min(timedelta(seconds=int(value)), MAX_BACKOFF)
 
 
 def _excerpt(response: httpx.Response) -> str:

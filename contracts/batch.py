@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -106,13 +106,24 @@ class PageAssignment(BaseModel):
     status: BatchStatus | None = None
 
 
+class ChunkAction(StrEnum):
+    """What a batch tells its chunks once it is closed."""
+
+    PUBLISH = "publish"  # triggered: publish every stored essay's event
+    CANCEL = "cancel"  # cancelled: publish nothing more; a cancel is final
+
+
+# A chunk row's one-letter form of the action it was sent.
+_ACTION_LETTERS = {ChunkAction.PUBLISH: "p", ChunkAction.CANCEL: "c"}
+
+
 class ChunkSummary(BaseModel):
     number: int
     essay_count: int
     accepted_at: datetime
     started: bool = False  # no longer read: every assigned chunk was started before
     key: str = ""
-    command_sent: Literal["publish", "cancel"] | None = None
+    command_sent: ChunkAction | None = None
     counts: EssayCounts = Field(default_factory=EssayCounts)
     report_seq: int = 0
     done: bool = False
@@ -120,7 +131,7 @@ class ChunkSummary(BaseModel):
     def to_row(self) -> list[Any]:
         """Compact, for continue-as-new: positions, not the model's field names."""
         c = self.counts
-        command = {"publish": "p", "cancel": "c"}.get(self.command_sent or "")
+        command = _ACTION_LETTERS[self.command_sent] if self.command_sent else None
         return [
             self.number,
             self.essay_count,
@@ -141,7 +152,7 @@ class ChunkSummary(BaseModel):
             essay_count=essay_count,
             key=key,
             accepted_at=datetime.fromtimestamp(accepted, UTC),
-            command_sent={"p": "publish", "c": "cancel"}.get(command or ""),
+            command_sent=next((a for a, c in _ACTION_LETTERS.items() if c == command), None),
             counts=EssayCounts(
                 received=received,
                 stored=stored,
@@ -316,7 +327,7 @@ class ChunkInput(ChunkHeader):
 
 
 class ChunkCommand(BaseModel):
-    action: Literal["publish", "cancel"]
+    action: ChunkAction
 
 
 class StoreChunkInput(BaseModel):

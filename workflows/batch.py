@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         BatchRecord,
         BatchState,
         BatchStatus,
+        ChunkAction,
         ChunkCommand,
         ChunkRef,
         ChunkReport,
@@ -296,12 +297,12 @@ class BatchWorkflow:
         chunk.done = report.done
         self._changed = True
 
-    def _command(self) -> str | None:
+    def _command(self) -> ChunkAction | None:
         """What every assigned chunk must be told now, if anything."""
         if self._record.cancelled_at is not None:
-            return "cancel"
+            return ChunkAction.CANCEL
         if self._record.triggered_at is not None:
-            return "publish"
+            return ChunkAction.PUBLISH
         return None
 
     def _commands_due(self) -> list[ChunkSummary]:
@@ -311,15 +312,16 @@ class BatchWorkflow:
         return [c for c in self._chunks.values() if not c.done and c.command_sent != command]
 
     async def _send_commands(self) -> None:
+        command = self._command()
+        if command is None:
+            return
         due = self._commands_due()[:MAX_SIGNALS_AT_ONCE]
-        failed = await asyncio.gather(*(self._send(chunk) for chunk in due))
+        failed = await asyncio.gather(*(self._send(chunk, command) for chunk in due))
         if any(failed):
             await self._look_at_silent_chunks()
 
-    async def _send(self, chunk: ChunkSummary) -> bool:
+    async def _send(self, chunk: ChunkSummary, command: ChunkAction) -> bool:
         """Tell the chunk the command; True when it could not be told (it has closed)."""
-        command = self._command()
-        assert command is not None
         chunk.command_sent = command  # before the await: never sent twice concurrently
         handle = workflow.get_external_workflow_handle_for(
             ChunkWorkflow.run, chunk_workflow_id(self._record.batch_id, chunk.key)

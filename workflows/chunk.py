@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         STATUS_MEMO,
         STORE_CHUNK,
         BatchLook,
+        ChunkAction,
         ChunkCarried,
         ChunkCommand,
         ChunkHeader,
@@ -78,7 +79,7 @@ class ChunkWorkflow:
             )
             self._essays = {e.essay_id: e for e in start.essays}
             self._report_seq = 0
-        self._command: str | None = None
+        self._command: ChunkAction | None = None
         self._reported = False  # the parent got our latest counts
         self._settled_because = ""  # why the essays still owed an event were cancelled
 
@@ -89,7 +90,7 @@ class ChunkWorkflow:
             await self._store()
             await self._report()
         await self._wait_for_command()
-        if self._command == "publish":
+        if self._command == ChunkAction.PUBLISH:
             await self._publish()
         for entry in self._essays.values():
             if entry.state in (EssayState.RECEIVED, EssayState.STORED):
@@ -100,7 +101,7 @@ class ChunkWorkflow:
 
     @workflow.signal
     def command(self, command: ChunkCommand) -> None:
-        if self._command != "cancel":  # a cancel is final
+        if self._command != ChunkAction.CANCEL:  # a cancel is final
             self._command = command.action
 
     @workflow.query
@@ -143,7 +144,7 @@ class ChunkWorkflow:
             waited = self._looks_without_batch * self._inp.batch_check_s
             if waited >= NO_BATCH_GIVE_UP.total_seconds():
                 self._settled_because = look.reason
-                self._command = "cancel"
+                self._command = ChunkAction.CANCEL
         elif look.running and look.assigned:
             if not self._reported:
                 await self._report()  # an earlier report found no parent yet
@@ -152,11 +153,11 @@ class ChunkWorkflow:
         elif look.assigned and look.triggered:
             # The parent is gone after its trigger: its client was promised these essays.
             workflow.logger.warning("batch closed after its trigger; publishing: %s", look.reason)
-            self._command = "publish"
+            self._command = ChunkAction.PUBLISH
         else:
             workflow.logger.warning("batch will never command this chunk: %s", look.reason)
             self._settled_because = look.reason
-            self._command = "cancel"
+            self._command = ChunkAction.CANCEL
 
     def _continue_as_new(self) -> None:
         """A long wait, with a look every few minutes, grows the history: start afresh. The
@@ -254,7 +255,7 @@ class ChunkWorkflow:
             return None
 
     def _cancelled(self) -> bool:
-        return self._command == "cancel"
+        return self._command == ChunkAction.CANCEL
 
     async def _report(self, done: bool = False) -> None:
         """Tell the parent our counts, and keep our essays' states in the memo (read by the API

@@ -50,6 +50,7 @@ from contracts.batch import (
     AddPageInput,
     BatchInput,
     BatchStatus,
+    ChunkAction,
     ChunkCommand,
     ChunkInput,
     ChunkPlan,
@@ -338,7 +339,7 @@ async def _assign(
 async def _cancel_chunk(batch_id: str, key: str) -> None:
     handle = temporal().get_workflow_handle_for(ChunkWorkflow.run, chunk_workflow_id(batch_id, key))
     await handle.signal(
-        ChunkWorkflow.command, ChunkCommand(action="cancel"), rpc_timeout=rpc_timeout()
+        ChunkWorkflow.command, ChunkCommand(action=ChunkAction.CANCEL), rpc_timeout=rpc_timeout()
     )
 
 

@@ -2,8 +2,8 @@
 
 Request bodies come from the models the handlers validate with, answers from the models the
 handlers build them with, and the limits that are settings (body sizes, essays per request)
-from the app's settings, so the document says what this running API enforces. A test fails when a route exists in the app
-but not here, and the fuzz test checks every answer against this document.
+from the app's settings, so the document says what this running API enforces. A test fails
+when a route exists in the app but not here, and the fuzz test checks every answer against it.
 """
 
 from __future__ import annotations
