@@ -9,6 +9,7 @@ TOOLS := .tools
 PDM := $(TOOLS)/pdm/bin/pdm
 PDM_PINS := pdm==2.29.4 "hishel[httpx2]==1.4.0"
 STAMP := $(VENV)/.synced
+PLOTS_STAMP := $(VENV)/.synced-plots
 
 .PHONY: help dev test test-absence test-adversarial test-scale test-faults-full fuzz bench lint format schema histories clean check-prereqs
 
@@ -43,9 +44,14 @@ $(PDM): | check-prereqs
 $(STAMP): pdm.lock pyproject.toml $(PDM) | check-prereqs
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(PDM) use --quiet --ignore-remembered -f $(VENV)/bin/python
-	$(PDM) sync --quiet -G dev -G bench
+	$(PDM) sync --quiet -G dev -G bench -G cli
 	$(VENV)/bin/python -m compileall -q -j0 $(VENV)/lib >/dev/null
 	touch $(STAMP)
+
+# The benchmark's charts need the plotting stack, which nothing else installs.
+$(PLOTS_STAMP): $(STAMP)
+	$(PDM) sync --quiet -G dev -G bench -G cli -G plots
+	touch $(PLOTS_STAMP)
 
 dev: $(STAMP)
 	KAFKA_ENABLE_IDEMPOTENCE=false $(VENV)/bin/python -m devstack
@@ -88,7 +94,7 @@ test-faults-full: $(STAMP)
 	FAULT_ESSAYS=$(FAULT_ESSAYS) FAULT_DEADLINE_S=$(FAULT_DEADLINE_S) $(VENV)/bin/pytest tests/faults -m faults -s -ra
 
 # Starts its own stack on free loopback ports (10-15 minutes); BENCH_ARGS e.g. "B2 --quick".
-bench: $(STAMP)
+bench: $(PLOTS_STAMP)
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
