@@ -25,13 +25,13 @@ if not _port.isdigit() or not 1 <= int(_port) <= 65535:
 
 bind = [f"{_host}:{_port}"]
 # In-process (see above); without the supervisor and multiprocessing's resource tracker the
-# API also needs about 55 MB less memory (bench B4).
+# API also needs less memory.
 workers = 0
 # Idle connections stay open longer than the idle timeout of the load balancers usually put in
 # front (60 s for the common cloud ones). A backend that closes first races the balancer, which
 # can send a request on a connection just as the API closes it, and its client gets a 502. A
-# client that reconnects also costs the API a connection's setup: about 0.5 ms of CPU, as much
-# as a whole request. An idle connection holds only a socket and its buffers; on SIGTERM
+# client that reconnects also costs the API a connection's setup, as much CPU as a whole
+# request. An idle connection holds only a socket and its buffers; on SIGTERM
 # Hypercorn closes idle ones at once, so a drain does not wait for them.
 keep_alive_timeout = 75
 # On SIGTERM, how long requests in flight may take to be answered. A request waits at most

@@ -1,7 +1,7 @@
 """One typed settings object, read once from the environment.
 
-Variable names are the seed's (PORT, HOST, KAFKA_BOOTSTRAP_SERVERS, CONTENT_SERVICE_URL,
-LOG_LEVEL) plus the orchestrator's own. A bad value stops start-up with a message naming the
+Variable names are the HuleEdu Batch Service specification's (PORT, HOST,
+KAFKA_BOOTSTRAP_SERVERS, CONTENT_SERVICE_URL, LOG_LEVEL) plus the orchestrator's own. A bad value stops start-up with a message naming the
 variable, rather than failing later somewhere far from the cause.
 """
 
@@ -26,7 +26,7 @@ class SettingsError(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
-    # HTTP API (the seed's names)
+    # HTTP API (the Batch Service specification's names)
     host: str = "0.0.0.0"
     port: int = Field(default=5000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -66,9 +66,8 @@ class Settings(BaseSettings):
     # Content Service (HuleEdu's; the embedded content store speaks the same contract)
     content_service_url: str = "http://localhost:8000/v1/content"
     content_service_timeout_s: float = Field(default=10.0, gt=0)
-    # Requests to the Content Service in flight at once, per worker process. On the project's
-    # 2-core machines 8 did best in bench B3: with 16 both the worker's batch and the direct
-    # ceiling were slower (README, "Performance").
+    # Requests to the Content Service in flight at once, per worker process: more only makes
+    # a small machine's batch slower (docs/performance.md).
     content_service_concurrency: int = Field(default=8, ge=1, le=1000)
 
     # Kafka
@@ -92,7 +91,7 @@ class Settings(BaseSettings):
     worker_graceful_shutdown_s: float = Field(default=10.0, ge=0)
     # Activities a worker runs at once. A chunk's store activity holds its texts (up to 384 KiB)
     # while it runs, and the content requests are capped by CONTENT_SERVICE_CONCURRENCY anyway: a
-    # larger number only adds memory (bench B4: about 1.5 MB per running store activity).
+    # larger number only adds memory.
     # Activities beyond it wait in the task queue, on the server.
     worker_max_concurrent_activities: int = Field(default=16, ge=1, le=1000)
     # Added to the worker's niceness (and its session's, process_priority.py), so that where it

@@ -175,9 +175,9 @@ async def run(settings: Settings) -> None:
                 else contextlib.nullcontext()  # nobody would see the gauges
             )
             async with build_workers(client, settings, http, publisher), backlog:
-                # What exists now (modules, clients, the worker: about 80k objects) lives as
-                # long as the process; frozen, later full collections no longer walk it (35 ms
-                # or more each, in the middle of workflow tasks).
+                # What exists now (modules, clients, the worker) lives as long as the process;
+                # frozen, later full collections no longer walk it in the middle of workflow
+                # tasks.
                 gc.collect()
                 gc.freeze()
                 log.info(

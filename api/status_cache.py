@@ -2,9 +2,9 @@
 
 A batch's status is read from Temporal (`describe` of the parent and of a chunk). While a large
 batch runs, the server is the busiest process on the machine and every read queues behind the
-batch's own work: bench B4 measured a status p99 of 190-540 ms against 25-30 ms idle. Clients
-poll status (the CLI's `--watch` every second, dashboards), so the API answers from a copy
-that is at most `max_age_s` old, in RFC 5861's stale-while-revalidate manner:
+batch's own work (docs/performance.md, B4). Clients poll status (the CLI's `--watch` every
+second, dashboards), so the API answers from a copy that is at most `max_age_s` old, in RFC
+5861's stale-while-revalidate manner:
 
 - a copy younger than 40% of `max_age_s` is served as it is;
 - an older one, still within `max_age_s`, is served at once while one background read (never

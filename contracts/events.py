@@ -1,4 +1,5 @@
-"""The `essay.spellcheck.requested.v1` event: the seed's shape plus a deterministic event id.
+"""The `essay.spellcheck.requested.v1` event: the shape the HuleEdu Batch Service specification
+gives, plus an event id fixed per submission.
 
 Dependency-free (pydantic only) so the API, the workflows and the activities share one model.
 Run `python -m contracts.events` to print its JSON Schema (committed under schemas/).
