@@ -1,8 +1,9 @@
 """One typed settings object, read once from the environment.
 
 Variable names are the HuleEdu Batch Service specification's (PORT, HOST,
-KAFKA_BOOTSTRAP_SERVERS, CONTENT_SERVICE_URL, LOG_LEVEL) plus the orchestrator's own. A bad value stops start-up with a message naming the
-variable, rather than failing later somewhere far from the cause.
+KAFKA_BOOTSTRAP_SERVERS, CONTENT_SERVICE_URL, LOG_LEVEL) plus the orchestrator's own. A bad
+value stops start-up with a message naming the variable, rather than failing later somewhere
+far from the cause.
 """
 
 from __future__ import annotations
