@@ -1,9 +1,9 @@
 """The stack under test, started for one run on free loopback ports and stopped afterwards.
 
-Temporal dev server (SQLite file with WAL, like `make dev`), the embedded broker, the content
-store, the worker and the API (hypercorn) as subprocesses so their memory can be read, plus the
-baseline service that B2 compares with. Each process runs in its own session, so stopping it
-stops whatever it spawned.
+The five pieces `make dev` runs (`devstack.pieces`: Temporal dev server on a SQLite file, the
+embedded broker, the content store, the worker and the API) as subprocesses so their memory can
+be read, plus B3's naive worker and the baseline service that B2 compares with. Each process
+runs in its own session, so stopping it stops whatever it spawned.
 """
 
 from __future__ import annotations
@@ -14,22 +14,16 @@ import sys
 import uuid
 from pathlib import Path
 
-from contracts.ids import SEARCH_ATTRIBUTE_TYPES
 from devstack.components import (
     HYPERCORN_BIN,
     REPO_ROOT,
     ManagedProcess,
-    api_argv,
     async_wait_for_port,
-    broker_argv,
     compile_project,
-    content_store_argv,
     create_topic,
     free_port,
-    temporal_dev_argv,
-    worker_argv,
 )
-from devstack.pieces import nicenesses
+from devstack.pieces import Layout, build_pieces, nicenesses
 from hypercorn_config import keep_alive_timeout
 from settings import Settings
 
@@ -70,7 +64,8 @@ class BenchStack:
         return f"http://{self.address(name)}"
 
     def settings(self, topic: str | None = None) -> Settings:
-        """What the worker runs with (for SDK calls and the ceiling arm's identical clients)."""
+        """What the worker and the API run with (also for SDK calls and the ceiling arm's
+        identical clients)."""
         return Settings(
             host=HOST,
             port=self.ports["api"],
@@ -78,83 +73,58 @@ class BenchStack:
             temporal_task_queue=self.task_queue,
             kafka_bootstrap_servers=self.bootstrap,
             kafka_topic=topic or self.topics["ours"],
+            # The embedded broker rejects an idempotent producer.
             kafka_enable_idempotence=False,
             content_service_url=self.content_url,
-        )
-
-    def _app_env(self, port: int, topic: str) -> dict[str, str]:
-        return {
-            "TEMPORAL_ADDRESS": self.address("temporal"),
-            "TEMPORAL_TASK_QUEUE": self.task_queue,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "KAFKA_TOPIC": topic,
-            # The embedded broker rejects an idempotent producer.
-            "KAFKA_ENABLE_IDEMPOTENCE": "false",
-            "CONTENT_SERVICE_URL": self.content_url,
-            "HOST": HOST,
-            "PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",  # log lines reach the files as they happen
+            log_level="WARNING",
             # No metrics endpoints: no fixed ports to collide on, figures comparable with runs
             # made before they existed.
-            "API_METRICS_PORT": "0",
-            "WORKER_METRICS_PORT": "0",
-            "WORKER_NICE": str(self.worker_nice),  # read by the workers only
-        }
+            api_metrics_port=0,
+            worker_metrics_port=0,
+            worker_nice=self.worker_nice,
+        )
+
+    def _app_env(self, settings: Settings) -> dict[str, str]:
+        return {**settings.as_env(), "PYTHONUNBUFFERED": "1"}
 
     # -- life cycle ------------------------------------------------------------------------
 
-    def _process(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, niceness: int = 0
-    ) -> None:
-        process = ManagedProcess(
-            name,
-            argv,
-            env=env,
-            cwd=REPO_ROOT,
-            log_path=self.log_dir / f"{name}.log",
-            niceness=niceness,
+    def _process(self, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
+        return ManagedProcess(
+            name, argv, env=env, cwd=REPO_ROOT, log_path=self.log_dir / f"{name}.log"
         )
-        self.processes[name] = process
+
+    def _start(self, process: ManagedProcess) -> None:
+        self.processes[process.name] = process
         process.start()
 
-    async def _serve(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, niceness: int = 0
-    ) -> None:
-        self._process(name, argv, env, niceness)
-        await async_wait_for_port(HOST, self.ports[name], START_TIMEOUT_S, self.processes[name])
+    async def _serve(self, process: ManagedProcess) -> None:
+        self._start(process)
+        port = self.ports[process.name]
+        await async_wait_for_port(HOST, port, START_TIMEOUT_S, process)
 
     async def start(self) -> None:
         """Start every piece; the worker is ready only once an essay went through (the caller
         checks that, since it needs the event readers)."""
         compile_project()
-        temporal = temporal_dev_argv(
-            self.ports["temporal"],
-            ui_port=None,
-            db_file=self.work_dir / "temporal.db",
-            search_attributes=SEARCH_ATTRIBUTE_TYPES,
-        )
         # Ranked as `make dev` ranks them: what does a batch's work below the API and the
         # clients (the workers, ours and the naive one, take WORKER_NICE).
-        background = self.background_nice
-        await self._serve("temporal", temporal, niceness=background)
-        await self._serve("broker", broker_argv(self.ports["broker"], HOST), niceness=background)
-        content = content_store_argv(self.ports["content"], self.work_dir / "content", HOST)
-        await self._serve("content", content, niceness=background)
+        layout = Layout(self.work_dir, self.log_dir, background_nice=self.background_nice)
+        pieces = {p.name: p for p in build_pieces(self.settings(), layout)}
+        for name in ("temporal", "broker", "content"):
+            await self._serve(pieces[name].process)
         for topic in self.topics.values():
             await create_topic(self.bootstrap, topic, timeout_s=START_TIMEOUT_S)
-        self._process(
-            "worker", worker_argv(), self._app_env(self.ports["api"], self.topics["ours"])
-        )
+        self._start(pieces["worker"].process)
         # B3's naive arm (one workflow per essay) runs on a worker of its own, read on our topic.
-        naive_env = {
-            **self._app_env(self.ports["api"], self.topics["ours"]),
-            "TEMPORAL_TASK_QUEUE": self.naive_task_queue,
-        }
-        self._process("naive-worker", [sys.executable, "-m", "bench.naive_worker"], naive_env)
-        api_env = self._app_env(self.ports["api"], self.topics["ours"])
-        await self._serve("api", api_argv(), api_env)
-        await self._serve("baseline", self._baseline_argv(), self._baseline_env())
+        naive = self.settings().model_copy(update={"temporal_task_queue": self.naive_task_queue})
+        naive_argv = [sys.executable, "-m", "bench.naive_worker"]
+        self._start(self._process("naive-worker", naive_argv, self._app_env(naive)))
+        await self._serve(pieces["api"].process)
+        baseline = self.settings(self.topics["baseline"]).model_copy(
+            update={"port": self.ports["baseline"]}
+        )
+        await self._serve(self._process("baseline", self._baseline_argv(), self._app_env(baseline)))
 
     def _baseline_argv(self) -> list[str]:
         # The same server and the same access logging as the API, so only the request path
@@ -169,9 +139,6 @@ class BenchStack:
             "--keep-alive",
             str(keep_alive_timeout),
         ]
-
-    def _baseline_env(self) -> dict[str, str]:
-        return self._app_env(self.ports["baseline"], self.topics["baseline"])
 
     def check_alive(self) -> None:
         """Raise if any piece has exited: a dead worker would otherwise look like slowness."""

@@ -49,7 +49,7 @@ HELP = """\
 class Launcher:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.pieces = build_pieces(cfg)
+        self.pieces = build_pieces(cfg.settings(), cfg.layout())
         self.by_name = {p.name: p for p in self.pieces}
         self._stop_requested: asyncio.Event | None = None
         self._commands: asyncio.Queue[str] = asyncio.Queue()

@@ -1,4 +1,7 @@
-"""What `make dev` runs: its configuration and its five pieces, and how one piece starts."""
+"""The one place that builds the stack's five pieces (Temporal dev server, broker, content store,
+worker, API) from the service's settings: `make dev`, the fault suite and the benchmark all run
+these processes, each starting and supervising them its own way. Also `make dev`'s own
+configuration, and how it starts one piece."""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
 
 from contracts.ids import SEARCH_ATTRIBUTE_TYPES
 from devstack.components import (
@@ -25,6 +31,7 @@ from devstack.components import (
     worker_argv,
 )
 from devstack.console import describe_exit
+from settings import Settings
 
 HOST = "127.0.0.1"
 # Another folder for a second stack beside `make dev` (the tests start one).
@@ -118,6 +125,54 @@ class Config:
     def bootstrap(self) -> str:
         return f"{HOST}:{self.kafka_port}"
 
+    def settings(self) -> Settings:
+        """What the worker and the API run with: these addresses, the rest from the
+        environment as `make dev` was started with it."""
+        try:
+            return Settings(
+                host=HOST,
+                port=self.api_port,
+                api_metrics_port=self.api_metrics_port,
+                worker_metrics_port=self.worker_metrics_port,
+                temporal_address=self.temporal_address,
+                temporal_namespace=self.namespace,
+                kafka_bootstrap_servers=self.bootstrap,
+                kafka_topic=self.kafka_topic,
+                # The embedded broker rejects InitProducerId, which an idempotent producer sends.
+                kafka_enable_idempotence=False,
+                content_service_url=f"http://{HOST}:{self.content_port}/v1/content",
+                worker_nice=self.worker_nice,
+            )
+        except ValidationError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def layout(self) -> Layout:
+        return Layout(
+            state_dir=STATE_DIR,
+            log_dir=LOG_DIR,
+            temporal_ui_port=self.temporal_ui_port,
+            retention=self.temporal_retention,
+            background_nice=self.background_nice,
+        )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a stack keeps its state and logs, and what only some stacks want."""
+
+    state_dir: Path  # the dev server's database, the content store's files
+    log_dir: Path  # <piece>.log
+    temporal_ui_port: int | None = None  # None: no UI
+    retention: str | None = None  # set on the namespace after every start of the dev server
+    # The pieces that do a batch's work below the API; the worker's own is WORKER_NICE.
+    background_nice: int = 0
+
+
+def port_of(address: str) -> int:
+    """The port of `host:port` or of a URL."""
+    netloc = urlsplit(address).netloc if "//" in address else address
+    return int(netloc.rsplit(":", 1)[1])
+
 
 @dataclass
 class Piece:
@@ -127,8 +182,8 @@ class Piece:
     ports: tuple[int, ...]  # must be free before a start, and open before the piece is ready
     start_timeout_s: float = 30.0
     # Runs after every (re)start once the ports are open, e.g. re-creating the topic on the
-    # memory-only broker. Returns a line worth printing.
-    setup: Callable[[], Awaitable[str]] | None = None
+    # memory-only broker. Returns a line worth printing, if any.
+    setup: Callable[[], Awaitable[str | None]] | None = None
     state: str = "not started"  # starting | running | stopped | died | failed
     started_at: float = 0.0  # monotonic time of the last start
 
@@ -141,91 +196,83 @@ class StartError(RuntimeError):
         self.launched = launched  # False: refused before launch, so its log has nothing to say
 
 
-def build_pieces(cfg: Config) -> list[Piece]:
-    """The pieces in start order; each one's env carries the addresses of those before it."""
+def build_pieces(settings: Settings, layout: Layout) -> list[Piece]:
+    """The pieces in start order, listening where `settings` say; the worker and the API get
+    `settings` as their environment."""
 
     def proc(
         name: str, argv: list[str], env: dict[str, str] | None = None, niceness: int = 0
     ) -> ManagedProcess:
+        log_path = layout.log_dir / f"{name}.log"
         return ManagedProcess(
-            name, argv, env=env, cwd=REPO_ROOT, log_path=LOG_DIR / f"{name}.log", niceness=niceness
+            name, argv, env=env, cwd=REPO_ROOT, log_path=log_path, niceness=niceness
         )
 
-    background = cfg.background_nice
+    background = layout.background_nice
+    temporal_port = port_of(settings.temporal_address)
+    kafka_port = port_of(settings.kafka_bootstrap_servers)
+    content_port = port_of(settings.content_service_url)
+    namespace = settings.temporal_namespace
 
-    async def temporal_setup() -> str:
-        await asyncio.to_thread(
-            set_namespace_retention, cfg.temporal_address, cfg.namespace, cfg.temporal_retention
-        )
-        reported = await asyncio.to_thread(
-            get_namespace_retention, cfg.temporal_address, cfg.namespace
-        )
-        return (
-            f"namespace {cfg.namespace!r}: retention set to {cfg.temporal_retention}"
-            f" (server reports {reported})"
-        )
+    async def temporal_setup() -> str | None:
+        if layout.retention is None:
+            return None
+        address, retention = settings.temporal_address, layout.retention
+        await asyncio.to_thread(set_namespace_retention, address, namespace, retention)
+        reported = await asyncio.to_thread(get_namespace_retention, address, namespace)
+        return f"namespace {namespace!r}: retention set to {retention} (server reports {reported})"
 
     async def broker_setup() -> str:
-        await create_topic(cfg.bootstrap, cfg.kafka_topic, timeout_s=15)
-        return f"topic {cfg.kafka_topic!r} created (the broker is memory-only)"
+        await create_topic(settings.kafka_bootstrap_servers, settings.kafka_topic, timeout_s=15)
+        return f"topic {settings.kafka_topic!r} created (the broker is memory-only)"
 
-    app_env = {
-        "TEMPORAL_ADDRESS": cfg.temporal_address,
-        "TEMPORAL_NAMESPACE": cfg.namespace,
-        "KAFKA_BOOTSTRAP_SERVERS": cfg.bootstrap,
-        "KAFKA_TOPIC": cfg.kafka_topic,
-        # Tansu rejects InitProducerId, which an idempotent producer sends first.
-        "KAFKA_ENABLE_IDEMPOTENCE": "false",
-        "CONTENT_SERVICE_URL": f"http://{HOST}:{cfg.content_port}/v1/content",
-        "HOST": HOST,
-        "PORT": str(cfg.api_port),
-        "API_METRICS_PORT": str(cfg.api_metrics_port),
-        "WORKER_METRICS_PORT": str(cfg.worker_metrics_port),
-        # Log lines reach the log files as they are written, not when a buffer fills.
-        "PYTHONUNBUFFERED": "1",
-    }
+    # Log lines reach the log files as they are written, not when a buffer fills.
+    app_env = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}
     temporal_argv = temporal_dev_argv(
-        cfg.temporal_port,
-        cfg.temporal_ui_port,
-        STATE_DIR / "temporal.db",
-        namespace=cfg.namespace,
+        temporal_port,
+        layout.temporal_ui_port,
+        layout.state_dir / "temporal.db",
+        namespace=namespace,
         search_attributes=SEARCH_ATTRIBUTE_TYPES,
     )
-    content_argv = content_store_argv(cfg.content_port, STATE_DIR / "content", host=HOST)
+    content_argv = content_store_argv(content_port, layout.state_dir / "content", host=HOST)
+    ui = f" (UI http://{HOST}:{layout.temporal_ui_port})" if layout.temporal_ui_port else ""
     return [
         Piece(
             "temporal",
             proc("temporal", temporal_argv, niceness=background),
-            f"{HOST}:{cfg.temporal_port} (UI http://{HOST}:{cfg.temporal_ui_port})",
-            (cfg.temporal_port, cfg.temporal_ui_port),
+            f"{settings.temporal_address}{ui}",
+            (temporal_port, *_open(layout.temporal_ui_port or 0)),
             setup=temporal_setup,
         ),
         Piece(
             "broker",
-            proc("broker", broker_argv(cfg.kafka_port, host=HOST), niceness=background),
-            f"{cfg.bootstrap} (topic {cfg.kafka_topic})",
-            (cfg.kafka_port,),
+            proc("broker", broker_argv(kafka_port, host=HOST), niceness=background),
+            f"{settings.kafka_bootstrap_servers} (topic {settings.kafka_topic})",
+            (kafka_port,),
             start_timeout_s=15.0,
             setup=broker_setup,
         ),
         Piece(
             "content",
             proc("content", content_argv, {"PYTHONUNBUFFERED": "1"}, niceness=background),
-            f"http://{HOST}:{cfg.content_port}/v1/content",
-            (cfg.content_port,),
+            settings.content_service_url,
+            (content_port,),
         ),
         Piece(
             "worker",
-            # The worker lowers itself (worker.py), so it takes the niceness as a setting.
-            proc("worker", worker_argv(), {**app_env, "WORKER_NICE": str(cfg.worker_nice)}),
-            _with_metrics(f"polls Temporal at {cfg.temporal_address}", cfg.worker_metrics_port),
-            _open(cfg.worker_metrics_port),
+            # The worker lowers itself (worker.py): its niceness is a setting, WORKER_NICE.
+            proc("worker", worker_argv(), app_env),
+            _with_metrics(
+                f"polls Temporal at {settings.temporal_address}", settings.worker_metrics_port
+            ),
+            _open(settings.worker_metrics_port),
         ),
         Piece(
             "api",
             proc("api", api_argv(), app_env),
-            _with_metrics(f"http://{HOST}:{cfg.api_port}", cfg.api_metrics_port),
-            (cfg.api_port, *_open(cfg.api_metrics_port)),
+            _with_metrics(f"http://{HOST}:{settings.port}", settings.api_metrics_port),
+            (settings.port, *_open(settings.api_metrics_port)),
         ),
     ]
 

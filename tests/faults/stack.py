@@ -22,18 +22,12 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from contracts.ids import SEARCH_ATTRIBUTES
 from devstack.components import (
-    REPO_ROOT,
     ManagedProcess,
-    api_argv,
-    broker_argv,
-    content_store_argv,
     create_topic,
     free_port,
-    temporal_dev_argv,
-    worker_argv,
 )
+from devstack.pieces import Layout, build_pieces
 from settings import Settings
 from temporal_client import connect
 from tests.conftest import HOST, Server
@@ -63,10 +57,6 @@ def fault_settings() -> Settings:
         api_metrics_port=0,  # no fixed ports: several processes of each kind come and go
         worker_metrics_port=0,
     )
-
-
-def port_of(address: str) -> int:
-    return int(address.rsplit(":", 1)[1].split("/", 1)[0])
 
 
 def signal_group(process: ManagedProcess, sig: signal.Signals) -> None:
@@ -157,29 +147,18 @@ class FaultStack:
 async def running_stack(root: Path) -> AsyncIterator[FaultStack]:
     """Start every piece under `root` (state and logs), yield the stack, stop everything."""
     settings = fault_settings()
-    env, logs = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}, root / "logs"
+    pieces = {p.name: p for p in build_pieces(settings, Layout(root, root / "logs"))}
 
-    def process(name: str, argv: list[str], **kwargs: object) -> ManagedProcess:
-        return ManagedProcess(name, argv, cwd=REPO_ROOT, log_path=logs / f"{name}.log", **kwargs)
+    def server(name: str) -> Server:
+        return Server(pieces[name].process, pieces[name].ports[0])
 
-    search_attributes = {key.name: "Keyword" for key in SEARCH_ATTRIBUTES}
-    temporal_port = port_of(settings.temporal_address)
-    temporal_db = root / "temporal.db"
-    temporal = temporal_dev_argv(
-        temporal_port, None, temporal_db, search_attributes=search_attributes
-    )
-    broker_port = port_of(settings.kafka_bootstrap_servers)
-    content_port = port_of(settings.content_service_url.removeprefix("http://"))
     stack = FaultStack(
         settings=settings,
-        temporal=Server(process("temporal", temporal), temporal_port),
-        broker=Server(process("broker", broker_argv(broker_port, HOST)), broker_port),
-        content_store=Server(
-            process("content", content_store_argv(content_port, root / "content", HOST)),
-            content_port,
-        ),
-        api_server=Server(process("api", api_argv(), env=env), settings.port),
-        worker=process("worker", worker_argv(), env=env),
+        temporal=server("temporal"),
+        broker=server("broker"),
+        content_store=server("content"),
+        api_server=server("api"),
+        worker=pieces["worker"].process,
         client=await connect(settings, lazy=True),
         api=httpx.AsyncClient(base_url=f"http://{HOST}:{settings.port}", timeout=60),
     )
