@@ -50,6 +50,7 @@ class Stack:
     broker: Server
     content_store: Server
     api_log: Path
+    api_process: ManagedProcess
     worker: ManagedProcess | None = None  # when the worker runs as a process of its own
 
     async def kill_worker(self) -> None:
@@ -92,26 +93,6 @@ async def start_worker(worker: ManagedProcess, client: Client, settings: Setting
     await wait_until(polling, timeout_s=WORKER_READY_S, what="the worker to poll")
 
 
-def api_env(settings: Settings, overrides: dict[str, object]) -> dict[str, str]:
-    env = {
-        "HOST": settings.host,
-        "PORT": str(settings.port),
-        "API_METRICS_PORT": str(settings.api_metrics_port),
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "LOG_LEVEL": settings.log_level,
-        "RATE_LIMIT_PER_S": str(settings.rate_limit_per_s),
-        "RATE_LIMIT_BURST": str(settings.rate_limit_burst),
-    }
-    # Other settings the test chose, as the API reads them (keys come from `settings` above).
-    env.update(
-        {name.upper(): str(value) for name, value in overrides.items() if name != "api_keys"}
-    )
-    if settings.api_keys is not None:
-        env["API_KEYS"] = settings.api_keys.get_secret_value()
-    return env
-
-
 @contextlib.asynccontextmanager
 async def running_stack(
     dev_env: WorkflowEnvironment,
@@ -138,10 +119,11 @@ async def running_stack(
         "api_metrics_port": 0,  # no fixed port: other test runs may share the machine
     }
     settings = Settings(**{**values, **overrides})
+    app_env = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}
     await create_topic(broker.address, settings.kafka_topic)
     log = tmp_path_factory.mktemp("api") / "api.log"
     api = Server(
-        ManagedProcess("api", api_argv(), env=api_env(settings, overrides), log_path=log),
+        ManagedProcess("api", api_argv(), env=app_env, cwd=REPO_ROOT, log_path=log),
         settings.port,
     )
     await api.start()
@@ -150,12 +132,9 @@ async def running_stack(
     try:
         async with contextlib.AsyncExitStack() as running:
             if worker_process:
+                worker_log = log.with_name("worker.log")
                 worker = ManagedProcess(
-                    "worker",
-                    worker_argv(),
-                    env={**settings.as_env(), "PYTHONUNBUFFERED": "1"},
-                    cwd=REPO_ROOT,
-                    log_path=log.with_name("worker.log"),
+                    "worker", worker_argv(), env=app_env, cwd=REPO_ROOT, log_path=worker_log
                 )
                 await start_worker(worker, dev_env.client, settings)
             else:
@@ -166,7 +145,16 @@ async def running_stack(
             api_client = await running.enter_async_context(
                 httpx.AsyncClient(base_url=f"http://{api.address}", timeout=10)
             )
-            yield Stack(settings, dev_env.client, api_client, broker, content_store, log, worker)
+            yield Stack(
+                settings,
+                dev_env.client,
+                api_client,
+                broker,
+                content_store,
+                log,
+                api.process,
+                worker,
+            )
     finally:
         if worker is not None:
             worker.stop()

@@ -237,9 +237,17 @@ class HostileClients(RuleBasedStateMachine):
                 )
         finals = {batch_id: self.final_status(batch_id) for batch_id in self.batches}
         singles = {e: self.final_single(e, owner) for e, owner in self.singles.items()}
-        keys = {e.encode() for b in self.batches.values() for e in b.essays} | {
-            e.encode() for e in singles if singles[e]["state"] == "published"
+        items = {
+            batch_id: {e["essay_id"]: e for e in self.all_items(batch_id, batch.owner)}
+            for batch_id, batch in self.batches.items()
         }
+        # What must be on the topic: every essay its status calls published.
+        keys = {
+            essay_id.encode()
+            for states in items.values()
+            for essay_id, item in states.items()
+            if item["state"] == "published"
+        } | {e.encode() for e in singles if singles[e]["state"] == "published"}
         events = asyncio.run_coroutine_threadsafe(self.read_topic(keys), self.loop).result()
         for essay_id, status in singles.items():
             ids = events.get((None, essay_id), set())
@@ -249,7 +257,7 @@ class HostileClients(RuleBasedStateMachine):
                 assert status["state"] == "failed" and status["error"], status
         for batch_id, batch in self.batches.items():
             body = finals[batch_id]
-            states = {e["essay_id"]: e for e in self.all_items(batch_id, batch.owner)}
+            states = items[batch_id]
             assert set(states) == batch.essays, (batch_id, set(states) ^ batch.essays)
             published = 0
             for essay_id, item in states.items():
