@@ -87,7 +87,7 @@ fuzz: $(STAMP)
 	$(VENV)/bin/pytest tests/fuzz -s
 
 # The fault scenarios of `make test` (300 essays each) at a larger size, with a deadline per
-# scenario to match (README, "Fault tests").
+# scenario to match (docs/testing.md, "Fault tests").
 FAULT_ESSAYS ?= 2000
 FAULT_DEADLINE_S ?= 900
 test-faults-full: $(STAMP)

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # (tests/shutdown/test_rolling_restart.py failed at 10 and passed at 0).
     worker_nice: int = Field(default=0, ge=0, le=19)
 
-    # Logs and metrics (README, "Metrics" and "Logs").
+    # Logs and metrics (docs/operations.md, "Metrics" and "Logs").
     # `json`: one JSON object per line, for log search; `text`: the same lines for people.
     log_format: Literal["json", "text"] = "json"
     # Prometheus endpoints, each on a port of its own (never the API's); 0 turns one off. The

@@ -1,5 +1,5 @@
-"""The `batch-service` command: its commands, `--help` and `--version`; see the README's
-"Command line" section. Each command lives in `batch_cli.commands`."""
+"""The `batch-service` command: its commands, `--help` and `--version`; see docs/cli.md. Each
+command lives in `batch_cli.commands`."""
 
 from __future__ import annotations
 

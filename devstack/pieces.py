@@ -61,8 +61,8 @@ def _port(env: dict[str, str], name: str, default: int, *, zero_disables: bool =
 
 # The niceness of the pieces that do a batch's work (the Temporal server, the broker, the content
 # store and the worker): on one machine they would otherwise take the CPU from the API while a
-# big batch runs, and a teacher's status poll would wait behind the batch it asks about (README,
-# "Performance", B4). The API keeps 0.
+# big batch runs, and a teacher's status poll would wait behind the batch it asks about
+# (docs/performance.md, B4). The API keeps 0.
 DEFAULT_BACKGROUND_NICE = 10
 
 

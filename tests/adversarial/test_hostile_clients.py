@@ -9,7 +9,7 @@ run every batch its owner left open is triggered, and then:
   cancelled by its own owner (it is `cancelled` or published), or it is `failed` with a reason;
 - no client ever read or changed another's batch or essay (404 for them), and no request got
   a 500, nor a 503 but in the minute after a worker kill (then with Retry-After, and the client
-  sends it again, as the README asks);
+  sends it again, as docs/api.md asks);
 - each batch's status counts equal what the topic holds for it.
 
 `make test` runs a bounded, seeded run; `make test-adversarial` a fuller one

@@ -371,7 +371,7 @@ async def test_what_is_not_http_gets_hypercorns_bare_400(
     stack: Stack, target: bytes, headers: list, data: bytes
 ) -> None:
     """Requests that break HTTP itself never reach the API: Hypercorn answers them with an empty
-    400 (README, "Bad input"). This pins that they are refused, not served or dropped."""
+    400 (docs/api.md). This pins that they are refused, not served or dropped."""
     response = await send(
         stack.settings.host,
         stack.settings.port,

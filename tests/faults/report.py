@@ -1,7 +1,7 @@
 """The fault suite's table: one row per scenario, counted from the topic.
 
 Rows are printed as each scenario ends (visible with `-s`), again together in pytest's terminal
-summary, and written to `.state/faults/latest.md` (git-ignored) for the README.
+summary, and written to `.state/faults/latest.md` (git-ignored).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The README's outage drill, as a test: a worker whose producer is in use, the broker killed,
-essays posted, the broker started again while their sends are still pending. Every essay whose
-status says `published` must be on the topic."""
+"""The outage drill of docs/operations.md, as a test: a worker whose producer is in use, the
+broker killed, essays posted, the broker started again while their sends are still pending.
+Every essay whose status says `published` must be on the topic."""
 
 from __future__ import annotations
 

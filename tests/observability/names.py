@@ -1,4 +1,4 @@
-"""Our metric names as exposed, and the ones the alert rules and the README name."""
+"""Our metric names as exposed, and the ones the alert rules and the operations page name."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from telemetry.backlog import BACKLOG_ESSAYS, BACKLOG_OLDEST_AGE
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
-README = ROOT / "README.md"
+OPERATIONS_PAGE = ROOT / "docs" / "operations.md"
 OUR_METRIC = re.compile(r"\bhuleedu_[a-z_]+\b")
 
 # As exposed: prometheus-client adds `_total` to a counter's name.

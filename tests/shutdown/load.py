@@ -1,6 +1,6 @@
 """Essays posted without pause through a stand-in for the load balancer in front of the APIs.
 
-The clients behave as the README asks of a client: each request carries an Idempotency-Key (a
+The clients behave as docs/api.md asks of a client: each request carries an Idempotency-Key (a
 batch its batch id) and is repeated after a 503, which says "retry later" (the API answers it
 when Temporal or a busy worker does not answer in time, as on a loaded machine).
 """

@@ -1,4 +1,4 @@
-"""The alert rules and the README name the metrics the code really makes.
+"""The alert rules and the operations page name the metrics the code really makes.
 
 The end-to-end tests (tests/observability) check that the same names come out of the endpoints.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from telemetry.backlog import BACKLOG_ESSAYS
-from tests.observability.names import OURS, README, alert_rules, named_in
+from tests.observability.names import OPERATIONS_PAGE, OURS, alert_rules, named_in
 
 
 def test_every_alert_rule_is_complete() -> None:
@@ -30,7 +30,7 @@ def test_alert_rules_name_only_metrics_that_exist() -> None:
     assert BACKLOG_ESSAYS in growing["expr"]
 
 
-def test_the_readme_lists_every_metric_and_no_other() -> None:
-    readme = README.read_text()
-    section = readme.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+def test_the_operations_page_lists_every_metric_and_no_other() -> None:
+    page = OPERATIONS_PAGE.read_text()
+    section = page.split("## Metrics", 1)[1].split("\n## ", 1)[0]
     assert named_in(section) == OURS
