@@ -18,6 +18,11 @@ from api_keys import KeyRing, parse_api_keys
 
 # Settings whose values must never appear in a message or a log line.
 SECRET_SETTINGS = frozenset({"api_keys"})
+# Setting -> the one it must differ from, and why.
+APART = {
+    "api_metrics_port": ("port", "metrics are never served on the API's port"),
+    "temporal_batch_task_queue": ("temporal_task_queue", "batches have their own queue"),
+}
 
 
 class SettingsError(RuntimeError):
@@ -113,19 +118,14 @@ class Settings(BaseSettings):
     # count and list calls per measurement (telemetry/backlog.py).
     backlog_interval_s: float = Field(default=15.0, ge=0.1, le=3600)
 
-    @field_validator("api_metrics_port")
+    @field_validator("api_metrics_port", "temporal_batch_task_queue")
     @classmethod
-    def _metrics_apart_from_the_api(cls, port: int, info: ValidationInfo) -> int:
-        if port and port == info.data.get("port"):
-            raise ValueError("must differ from PORT: metrics are never served on the API's port")
-        return port
-
-    @field_validator("temporal_batch_task_queue")
-    @classmethod
-    def _batches_apart_from_single_essays(cls, queue: str, info: ValidationInfo) -> str:
-        if queue and queue == info.data.get("temporal_task_queue"):
-            raise ValueError("must differ from TEMPORAL_TASK_QUEUE: batches have their own queue")
-        return queue
+    def _apart(cls, value: int | str | None, info: ValidationInfo) -> int | str | None:
+        """Two settings that must never be the same thing (unless the first is unset)."""
+        other, why = APART[info.field_name or ""]
+        if value and value == info.data.get(other):
+            raise ValueError(f"must differ from {other.upper()}: {why}")
+        return value
 
     @field_validator("api_keys")
     @classmethod

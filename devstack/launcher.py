@@ -1,9 +1,9 @@
-"""``make dev``: start every piece in order, supervise them, stop them in reverse order.
+"""`make dev`: start every piece in order, supervise them, stop them in reverse order.
 
 The pieces run in their own process groups (see ManagedProcess), so the terminal's Ctrl-C
 reaches only this launcher, which then stops them api -> temporal, each with SIGTERM and, after a
 timeout, SIGKILL. A piece that dies is reported loudly and left dead: the point of running the
-pieces separately is to let you try outages (``kill <broker pid>``) and watch the rest cope.
+pieces separately is to let you try outages (`kill <broker pid>`) and watch the rest cope.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ import pytest
 from settings import Settings, SettingsError, load_settings
 
 
-def test_defaults_are_the_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_are_the_batch_service_specifications(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PORT", "HOST", "KAFKA_ENABLE_IDEMPOTENCE", "KAFKA_TOPIC"):
         monkeypatch.delenv(name, raising=False)
     s = load_settings()
@@ -71,3 +71,18 @@ def test_api_keys_unset_or_empty_means_open(monkeypatch: pytest.MonkeyPatch) -> 
     settings = load_settings()
     assert settings.key_ring().identify("secret-0123456789abcdef") == "portal"
     assert "secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"port": 9100, "api_metrics_port": 9100}, "must differ from PORT"),
+        (
+            {"temporal_task_queue": "q", "temporal_batch_task_queue": "q"},
+            "must differ from TEMPORAL_TASK_QUEUE",
+        ),
+    ],
+)
+def test_settings_that_must_differ_are_refused_when_equal(values: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings(**values)
