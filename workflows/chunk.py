@@ -15,6 +15,7 @@ acknowledged, even when it is cancelled halfway.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, FailureError
@@ -59,6 +60,9 @@ NO_BATCH_GIVE_UP = timedelta(days=7)
 LOOK_OPTS = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30), retry_policy=DURABLE_RETRY
 )
+
+
+Result = TypeVar("Result")
 
 
 @workflow.defn(name=CHUNK_WORKFLOW)
@@ -243,7 +247,9 @@ class ChunkWorkflow:
                 self._essays[essay_id].state = EssayState.PUBLISHED
                 events.pop(essay_id, None)
 
-    async def _until_done_or_cancelled(self, handle: workflow.ActivityHandle):
+    async def _until_done_or_cancelled(
+        self, handle: workflow.ActivityHandle[Result]
+    ) -> Result | None:
         """The activity's result; on cancel, what it finished before stopping (None if unknown)."""
         await workflow.wait_condition(lambda: handle.done() or self._cancelled())
         if not handle.done():

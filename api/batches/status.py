@@ -9,6 +9,9 @@ results. The cost is one parent and at most two chunk look-ups, whatever the bat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from temporalio.client import (
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
@@ -34,6 +37,8 @@ from contracts.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chu
 from workflows.batch import BatchWorkflow
 from workflows.chunk import ChunkWorkflow
 
+Status = TypeVar("Status")
+
 
 def parent_handle(batch_id: str) -> WorkflowHandle:
     """The batch's parent, typed, so its result and queries decode as BatchStatus."""
@@ -46,7 +51,7 @@ async def batch_or_404(batch_id: str) -> WorkflowExecutionDescription:
     return await describe_owned(handle, BATCH_WORKFLOW, f"no batch with id {batch_id}")
 
 
-async def _query(handle: WorkflowHandle, query):
+async def _query(handle: WorkflowHandle, query: Callable[[Any], Status]) -> Status:
     try:
         return await handle.query(query, rpc_timeout=rpc_timeout())
     except RPCError as exc:
