@@ -1,12 +1,21 @@
-"""How every process here connects to Temporal: one place, one data converter, one runtime."""
+"""How every process here connects to Temporal: one place, one data converter, one runtime.
+
+Where and how to connect comes from the SDK's environment configuration
+(`temporalio.envconfig`): a profile in a TOML file (`TEMPORAL_CONFIG_FILE`, `TEMPORAL_PROFILE`)
+and the `TEMPORAL_*` variables over it: `TEMPORAL_API_KEY`, `TEMPORAL_TLS`,
+`TEMPORAL_TLS_CLIENT_CERT_PATH`, `TEMPORAL_TLS_CLIENT_KEY_PATH`,
+`TEMPORAL_TLS_SERVER_CA_CERT_PATH`, `TEMPORAL_TLS_SERVER_NAME`, ... The address and namespace
+are also settings (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, the same names): given, they win.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -51,6 +60,29 @@ class MetricsPortUnavailable(RuntimeError):
     """The metrics address cannot be bound: a configuration error, reported at start-up."""
 
 
+class TemporalConfigError(ValueError):
+    """The environment configuration cannot be read (a missing file, a bad profile)."""
+
+
+def connect_config(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> ClientConnectConfig:
+    """Address, namespace, API key, TLS and gRPC metadata as the SDK's environment
+    configuration gives them (from `environ`, by default the process's), with the address and
+    namespace these settings were given explicitly; unset anywhere, the settings' defaults."""
+    try:
+        profile = ClientConfigProfile.load(override_env_vars=environ)
+        config = profile.to_client_connect_config()
+    except Exception as exc:  # the SDK reports a bad file or profile in several types
+        raise TemporalConfigError(f"Temporal's connection configuration: {exc}") from exc
+    given = settings.model_fields_set
+    if "temporal_address" in given or "target_host" not in config:
+        config["target_host"] = settings.temporal_address
+    if "temporal_namespace" in given or "namespace" not in config:
+        config["namespace"] = settings.temporal_namespace
+    return config
+
+
 async def connect(
     settings: Settings,
     *,
@@ -58,15 +90,15 @@ async def connect(
     runtime: Runtime | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """Connect with the pydantic data converter (workflows exchange pydantic models).
+    """Connect as `connect_config` says, with the pydantic data converter (workflows exchange
+    pydantic models).
 
     `lazy=True` defers the connection to the first call, so the API can start, and answer 503,
     while Temporal is unreachable. A worker's `runtime` carries its metrics: a worker reports
     through the runtime of the client it polls with.
     """
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
+        **connect_config(settings),
         data_converter=pydantic_data_converter,
         lazy=lazy,
         runtime=runtime,

@@ -39,7 +39,12 @@ from logging_setup import configure_logging
 from process_priority import lower_cpu_priority
 from settings import Settings, SettingsError, get_settings
 from telemetry.backlog import watch_backlog
-from temporal_client import MetricsPortUnavailable, build_runtime, connect
+from temporal_client import (
+    MetricsPortUnavailable,
+    TemporalConfigError,
+    build_runtime,
+    connect,
+)
 from workflows.batch import BatchWorkflow
 from workflows.chunk import ChunkWorkflow
 from workflows.essay import EssayWorkflow
@@ -227,7 +232,7 @@ def main() -> None:
     try:
         # libuv's loop: less CPU per HTTP request and Kafka send than asyncio's own.
         uvloop.run(run(settings))
-    except IdempotenceRejected as exc:
+    except (IdempotenceRejected, TemporalConfigError) as exc:
         sys.exit(f"worker: {exc}")
     except MetricsPortUnavailable as exc:
         sys.exit(f"worker: {exc}; set WORKER_METRICS_PORT to a free port, or 0 to turn it off")

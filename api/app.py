@@ -23,7 +23,7 @@ from api.status_cache import StatusCache
 from api.temporal import EXTENSION, STATUS_CACHE
 from logging_setup import configure_logging
 from settings import Settings, get_settings
-from temporal_client import build_runtime, connect
+from temporal_client import TemporalConfigError, build_runtime, connect, connect_config
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,11 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     register_error_handlers(app)
     register_draining(app)
     app.register_blueprint(health)
+    if temporal_client is None:
+        try:
+            connect_config(settings)  # a bad profile stops start-up now, saying why
+        except TemporalConfigError as exc:
+            raise SystemExit(f"api: {exc}") from None
     app.register_blueprint(essays)
     app.register_blueprint(batches)
     app.register_blueprint(documentation)
