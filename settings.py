@@ -11,13 +11,21 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api_keys import KeyRing, parse_api_keys
 
 # Settings whose values must never appear in a message or a log line.
-SECRET_SETTINGS = frozenset({"api_keys"})
+SECRET_SETTINGS = frozenset({"api_keys", "kafka_sasl_password", "content_service_token"})
 # Setting -> the one it must differ from, and why.
 APART = {
     "api_metrics_port": ("port", "metrics are never served on the API's port"),
@@ -75,6 +83,11 @@ class Settings(BaseSettings):
     # Requests to the Content Service in flight at once, per worker process: more only makes
     # a small machine's batch slower (docs/performance.md).
     content_service_concurrency: int = Field(default=8, ge=1, le=1000)
+    # Sent as `Authorization: Bearer <token>` where the Content Service wants a credential.
+    content_service_token: SecretStr | None = None
+    # A PEM file of the CA that signed an https Content Service's certificate (else the
+    # system's CAs).
+    content_service_ca_file: str | None = None
 
     # Kafka
     kafka_bootstrap_servers: str = "localhost:9092"
@@ -85,6 +98,20 @@ class Settings(BaseSettings):
     # A send that the broker does not acknowledge within this time fails, and Temporal retries
     # the activity: keep it well below the publish activity's start-to-close timeout.
     kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
+    # A managed Kafka's security: TLS (SSL), SASL over TLS (SASL_SSL) or in clear.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # PEM files: the CA of the brokers' certificates (else the system's), and a client
+    # certificate and its key where the brokers ask for one.
+    kafka_ssl_ca_file: str | None = None
+    kafka_ssl_cert_file: str | None = None
+    kafka_ssl_key_file: str | None = None
+    # gzip needs no library of its own; the other codecs would.
+    kafka_compression: Literal["none", "gzip"] = "none"
 
     # How soon a killed worker or a cancel reaches a batch chunk's running activity.
     activity_heartbeat_timeout_s: float = Field(default=10.0, ge=1, le=600)
@@ -127,6 +154,23 @@ class Settings(BaseSettings):
             raise ValueError(f"must differ from {other.upper()}: {why}")
         return value
 
+    @model_validator(mode="after")
+    def _kafka_security_is_whole(self) -> Settings:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_cert_file) != bool(self.kafka_ssl_key_file):
+            raise ValueError("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together")
+        tls_files = self.kafka_ssl_ca_file or self.kafka_ssl_cert_file
+        if tls_files and not self.kafka_security_protocol.endswith("SSL"):
+            raise ValueError(
+                "KAFKA_SSL_* files are used only with KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL"
+            )
+        return self
+
     @field_validator("api_keys")
     @classmethod
     def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
@@ -164,12 +208,16 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            + ("" if SECRET_SETTINGS & set(err["loc"]) else f" (got {err.get('input')!r})")
-            for err in exc.errors(include_url=False)
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors(include_url=False))
         raise SettingsError(f"invalid setting(s): {problems}") from None
+
+
+def _problem(err: ErrorDetails) -> str:
+    loc = err["loc"]
+    if not loc:  # a rule between settings: its message names them, the input is all of them
+        return err["msg"].removeprefix("Value error, ")
+    named = f"{'.'.join(str(p) for p in loc).upper()}: {err['msg']}"
+    return named if SECRET_SETTINGS & set(loc) else f"{named} (got {err.get('input')!r})"
 
 
 @functools.cache

@@ -21,6 +21,7 @@ import gc
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -60,8 +61,14 @@ WORKFLOWS: Sequence[type] = (EssayWorkflow, BatchWorkflow, ChunkWorkflow)
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    token = settings.content_service_token
     return httpx.AsyncClient(
         timeout=settings.content_service_timeout_s,
+        headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else None,
+        # An https Content Service's CA, where it is not one the system trusts.
+        verify=ssl.create_default_context(cafile=settings.content_service_ca_file)
+        if settings.content_service_ca_file
+        else True,
         # One connection per request allowed in flight: none waits for a connection, and idle
         # ones stay open for the next chunk.
         limits=httpx.Limits(

