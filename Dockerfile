@@ -47,6 +47,7 @@ COPY --from=deps /app/.venv /app/.venv
 COPY settings.py api_keys.py worker.py logging_setup.py temporal_client.py hypercorn_config.py process_priority.py ./
 COPY api ./api
 COPY activities ./activities
+COPY codec ./codec
 COPY contracts ./contracts
 COPY workflows ./workflows
 COPY content_store ./content_store

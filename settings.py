@@ -23,9 +23,12 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api_keys import KeyRing, parse_api_keys
+from codec.keys import parse_payload_keys
 
 # Settings whose values must never appear in a message or a log line.
-SECRET_SETTINGS = frozenset({"api_keys", "kafka_sasl_password", "content_service_token"})
+SECRET_SETTINGS = frozenset(
+    {"api_keys", "kafka_sasl_password", "content_service_token", "payload_keys", "codec_token"}
+)
 # Setting -> the one it must differ from, and why.
 APART = {
     "api_metrics_port": ("port", "metrics are never served on the API's port"),
@@ -88,6 +91,18 @@ class Settings(BaseSettings):
     # A PEM file of the CA that signed an https Content Service's certificate (else the
     # system's CAs).
     content_service_ca_file: str | None = None
+
+    # Payload encryption (codec/keys.py): `id:base64key,...`, the first encrypting. Unset:
+    # payloads are written in clear. Every process that reads payloads (the API reads memos)
+    # needs the same list.
+    payload_keys: SecretStr | None = None
+    # The codec endpoint (`python -m codec`) the Temporal UI calls to show payloads: an
+    # operator's tool, on its own port and credential, never an API client's key.
+    codec_host: str = "127.0.0.1"
+    codec_port: int = Field(default=8234, ge=1, le=65535)
+    codec_token: SecretStr | None = None
+    # Browser origins allowed to call it: where the Temporal UI is served.
+    codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
 
     # Kafka
     kafka_bootstrap_servers: str = "localhost:9092"
@@ -170,6 +185,19 @@ class Settings(BaseSettings):
                 "KAFKA_SSL_* files are used only with KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL"
             )
         return self
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_payload_keys(value.get_secret_value())  # ValueError names the entry, not the key
+        return value
+
+    def payload_key_list(self) -> list[tuple[str, bytes]]:
+        """The payload keys, first the one that encrypts; empty when encryption is off."""
+        keys = self.payload_keys
+        return parse_payload_keys(keys.get_secret_value()) if keys else []
 
     @field_validator("api_keys")
     @classmethod

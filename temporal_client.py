@@ -10,11 +10,13 @@ are also settings (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, the same names): gi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -83,6 +85,16 @@ def connect_config(
     return config
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic models as JSON, encrypted when PAYLOAD_KEYS is set."""
+    keys = settings.payload_key_list()
+    if not keys:
+        return pydantic_data_converter
+    from codec.aes_gcm import AesGcmCodec  # the cipher is loaded only where it is used
+
+    return dataclasses.replace(pydantic_data_converter, payload_codec=AesGcmCodec(keys))
+
+
 async def connect(
     settings: Settings,
     *,
@@ -99,7 +111,7 @@ async def connect(
     """
     return await Client.connect(
         **connect_config(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         lazy=lazy,
         runtime=runtime,
         interceptors=interceptors,
