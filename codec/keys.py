@@ -42,3 +42,7 @@ def parse_payload_keys(raw: str) -> list[tuple[str, bytes]]:
 def new_key() -> str:
     """A fresh key, base64, for `PAYLOAD_KEYS`."""
     return base64.b64encode(os.urandom(KEY_BYTES)).decode()
+
+
+if __name__ == "__main__":
+    print(f"k1:{new_key()}")  # a PAYLOAD_KEYS entry; rename `k1` as you rotate

@@ -282,8 +282,10 @@ def temporal_dev_argv(
     search_attributes: Mapping[str, str] | None = None,
     dynamic_config: Mapping[str, object] | None = None,
     host: str = "127.0.0.1",
+    ui_codec_endpoint: str | None = None,
 ) -> list[str]:
-    """`temporal server start-dev`: in memory unless `db_file` is given; headless if no UI port.
+    """`temporal server start-dev`: in memory unless `db_file` is given; headless if no UI port;
+    the UI shows payloads through `ui_codec_endpoint` if given.
 
     `search_attributes` maps a name to its type (Text, Keyword, Int, Double, Bool, Datetime,
     KeywordList). `dynamic_config` values must be JSON for the CLI: a str is passed as is
@@ -291,6 +293,8 @@ def temporal_dev_argv(
     """
     argv = [str(TEMPORAL_BIN), "server", "start-dev", "--ip", host, "--port", str(port)]
     argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
+    if ui_codec_endpoint and ui_port is not None:
+        argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     argv += ["--namespace", namespace, "--log-level", "warn"]
     if db_file is not None:
         argv += ["--db-filename", str(db_file)]
@@ -341,6 +345,11 @@ def compile_project() -> None:
 def worker_argv() -> list[str]:
     """The Temporal worker; run it with cwd=REPO_ROOT."""
     return [sys.executable, "worker.py"]
+
+
+def codec_argv() -> list[str]:
+    """The codec endpoint (`python -m codec`); run it with cwd=REPO_ROOT."""
+    return [sys.executable, "-m", "codec"]
 
 
 def api_argv() -> list[str]:

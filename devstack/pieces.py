@@ -22,6 +22,7 @@ from devstack.components import (
     api_argv,
     async_wait_for_port,
     broker_argv,
+    codec_argv,
     content_store_argv,
     create_topic,
     get_namespace_retention,
@@ -40,7 +41,7 @@ LOG_DIR = STATE_DIR / "logs"
 STOP_TIMEOUT_S = 10.0
 # The worker has no port to wait for: if it survives this long it got past its start-up checks.
 WORKER_GRACE_S = 2.0
-NAMES = ("temporal", "broker", "content", "worker", "api")
+NAMES = ("temporal", "broker", "content", "worker", "api", "codec")  # codec: with PAYLOAD_KEYS
 
 
 class ConfigError(ValueError):
@@ -228,16 +229,19 @@ def build_pieces(settings: Settings, layout: Layout) -> list[Piece]:
 
     # Log lines reach the log files as they are written, not when a buffer fills.
     app_env = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}
+    content_argv = content_store_argv(content_port, layout.state_dir / "content", host=HOST)
+    ui = f" (UI http://{HOST}:{layout.temporal_ui_port})" if layout.temporal_ui_port else ""
+    codec_url = f"http://{settings.codec_host}:{settings.codec_port}"
     temporal_argv = temporal_dev_argv(
         temporal_port,
         layout.temporal_ui_port,
         layout.state_dir / "temporal.db",
         namespace=namespace,
         search_attributes=SEARCH_ATTRIBUTE_TYPES,
+        # Payloads encrypted: the UI shows them through the codec endpoint.
+        ui_codec_endpoint=codec_url if settings.payload_keys is not None else None,
     )
-    content_argv = content_store_argv(content_port, layout.state_dir / "content", host=HOST)
-    ui = f" (UI http://{HOST}:{layout.temporal_ui_port})" if layout.temporal_ui_port else ""
-    return [
+    pieces = [
         Piece(
             "temporal",
             proc("temporal", temporal_argv, niceness=background),
@@ -275,6 +279,17 @@ def build_pieces(settings: Settings, layout: Layout) -> list[Piece]:
             (settings.port, *_open(settings.api_metrics_port)),
         ),
     ]
+    if settings.payload_keys is not None:
+        # Payloads are encrypted: the UI reads them through the codec endpoint.
+        pieces.append(
+            Piece(
+                "codec",
+                proc("codec", codec_argv(), app_env),
+                f"{codec_url} (the Temporal UI's codec endpoint)",
+                (settings.codec_port,),
+            )
+        )
+    return pieces
 
 
 def _open(port: int) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""docker-compose.yml as the tests see it: parsed, with `${VAR:-default}` resolved to defaults."""
+"""docker-compose.yml as the tests see it: parsed, with `${VAR:-default}` resolved to defaults
+and `${VAR:?message}` (what an operator must set) to the values in OPERATOR_SETS."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from devstack.components import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 
-# Compose's interpolation forms this file may use: ${VAR}, ${VAR:-default}, ${VAR-default}.
-_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\}")
+# Compose's interpolation forms this file may use: ${VAR}, ${VAR:-default}, ${VAR-default},
+# and ${VAR:?message} for what has no safe default.
+_INTERPOLATION = re.compile(
+    r"\$\{(?P<name>\w+)(?:(?::?-(?P<default>[^}]*))|(?::\?(?P<required>[^}]*)))?\}"
+)
+# What an operator sets before `docker compose up` (docs/deployment.md), as such values look.
+OPERATOR_SETS = {
+    "PAYLOAD_KEYS": "k1:" + "A" * 43 + "=",
+    "CODEC_TOKEN": "an-operators-token-0123456789",
+}
 
 
 def interpolate_defaults(value: Any) -> Any:
@@ -22,6 +31,9 @@ def interpolate_defaults(value: Any) -> Any:
     if isinstance(value, str):
 
         def default(match: re.Match[str]) -> str:
+            if match["required"] is not None:
+                assert match["required"], f"{match[0]}: say what to set"
+                return OPERATOR_SETS[match["name"]]
             if match["default"] is None:
                 raise AssertionError(f"{match[0]} has no default: `docker compose up` needs it set")
             return match["default"]

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pytest
 from temporalio.common import SearchAttributeIndexedValueType
 
+from codec.server import create_app as create_codec_app
 from contracts.ids import SEARCH_ATTRIBUTES
 from devstack.components import (
     REPO_ROOT,
@@ -31,7 +32,7 @@ from tests.deploy.compose_file import (
     split_host_port,
 )
 
-APP_SERVICES = ("api", "worker")
+APP_SERVICES = ("api", "worker", "codec")
 # How the Temporal CLI spells each search attribute type (`--type`).
 CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.TEXT: "Text",
@@ -369,3 +370,18 @@ def test_temporal_images_match_the_dev_server_the_tests_use(
     assert services["temporal-ui"]["image"] == f"temporalio/ui:{match['ui']}"
     for name in ("temporal-schema", "temporal-setup"):
         assert services[name]["image"] == f"temporalio/admin-tools:{match['server']}"
+
+
+def test_payloads_are_encrypted_and_the_ui_reads_them_through_the_codec(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("api", "worker", "codec"):
+        assert "PAYLOAD_KEYS" in environment(services[name]), name
+    codec = settings_from(environment(services["codec"]), monkeypatch)
+    create_codec_app(codec)  # refuses to serve without the operator's token off loopback
+    ui = environment(services["temporal-ui"])["TEMPORAL_CODEC_ENDPOINT"]
+    published = [
+        m for m in port_mappings(services["codec"]) if m.container_port == codec.codec_port
+    ]
+    assert published and ui == f"http://{published[0].host_ip}:{published[0].host_port}"
+    assert published[0].host_ip == "127.0.0.1"

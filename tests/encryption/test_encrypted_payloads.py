@@ -4,7 +4,6 @@ tests reading the server's histories with no key at all, as the server itself ho
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -17,21 +16,11 @@ from codec.keys import PayloadKeyError, new_key, parse_payload_keys
 from contracts.ids import batch_workflow_id, essay_workflow_id
 from settings import Settings, SettingsError, load_settings
 from temporal_client import data_converter
-from tests.helpers import wait_until
-from tests.stack import Stack, running_stack
+from tests.encryption.conftest import KEYS, settled
+from tests.stack import Stack
 from workflows.batch import BatchWorkflow
 from workflows.chunk import ChunkWorkflow
 from workflows.essay import EssayWorkflow
-
-KEYS = f"k1:{new_key()}"
-
-
-@pytest.fixture(scope="module")
-async def encrypted(dev_env, broker, content_store, tmp_path_factory) -> AsyncIterator[Stack]:
-    async with running_stack(
-        dev_env, broker, content_store, tmp_path_factory, worker_process=True, payload_keys=KEYS
-    ) as stack:
-        yield stack
 
 
 def raw_bytes(history: WorkflowHistory) -> bytes:
@@ -43,16 +32,6 @@ async def histories(client: Client, batch_id: str, essay_id: str) -> list[Workfl
     ids = [essay_workflow_id(essay_id), batch_workflow_id(batch_id)]
     ids += [w.id async for w in client.list_workflows(f'BatchId = "{batch_id}"')]
     return [await client.get_workflow_handle(i).fetch_history() for i in set(ids)]
-
-
-async def settled(stack: Stack, path: str, states: set[str]) -> dict:
-    async def done() -> dict | None:
-        answer = await stack.api.get(path)
-        assert answer.status_code == 200, answer.text  # the API decrypts memos and results
-        body = answer.json()
-        return body if body["state"] in states else None
-
-    return await wait_until(done, timeout_s=60, what=f"{path} to settle")
 
 
 async def test_no_essay_is_in_clear_in_a_history_and_the_api_still_reads_status(
