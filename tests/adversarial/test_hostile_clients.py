@@ -191,6 +191,12 @@ class HostileClients(RuleBasedStateMachine):
                 batch.cancelled = True
             else:
                 batch.triggered = True
+        elif self.repeated_after_503:
+            # The attempt answered 503 may have closed the batch: its status says how.
+            assert response.status_code == 409, response.text
+            status = self.send(client, "GET", f"/v1/batch/{batch_id}/status").json()
+            batch.cancelled |= status["cancelled_at"] is not None
+            batch.triggered |= status["triggered_at"] is not None
         else:
             assert response.status_code == 409, response.text
 
