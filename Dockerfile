@@ -23,7 +23,8 @@ COPY pyproject.toml pdm.lock ./
 # --no-self skips installing the project: its code is copied as files below and run from /app.
 RUN python -m venv /app/.venv \
     && pdm use --quiet --ignore-remembered -f /app/.venv/bin/python \
-    && pdm sync --prod --no-self --no-editable
+    && pdm sync --prod --no-self --no-editable \
+    && python -m compileall -q -j0 /app/.venv/lib
 
 
 FROM python:3.11-slim
@@ -44,7 +45,8 @@ WORKDIR /app
 # The venv sits at the same path as in the deps stage, so its scripts' shebangs still hold.
 COPY --from=deps /app/.venv /app/.venv
 # The code stays owned by root: the service can read it but never rewrite it.
-COPY settings.py api_keys.py worker.py logging_setup.py temporal_client.py hypercorn_config.py process_priority.py ./
+# pyproject.toml: the project runs uninstalled here, and /openapi.json reads its version there.
+COPY pyproject.toml settings.py api_keys.py worker.py logging_setup.py temporal_client.py hypercorn_config.py process_priority.py ./
 COPY api ./api
 COPY activities ./activities
 COPY codec ./codec

@@ -11,13 +11,14 @@ PDM_PINS := pdm==2.29.4 "hishel[httpx2]==1.4.0"
 STAMP := $(VENV)/.synced
 PLOTS_STAMP := $(VENV)/.synced-plots
 
-.PHONY: help dev test test-absence test-adversarial test-scale test-faults-full fuzz bench lint format schema histories clean check-prereqs
+.PHONY: help dev test test-image test-absence test-adversarial test-scale test-faults-full fuzz bench lint format schema histories clean check-prereqs
 
 help:
 	@echo "make dev        run the whole system on its embedded default (Ctrl-C stops it)"
 	@echo "make test       run the whole test suite"
 	@echo "make test-scale 10,000 essays of 3 KB as one batch, at the server's default limits (SCALE_ESSAYS=100000)"
 	@echo "make test-adversarial  the hostile-clients run of make test, fuller, killing the worker (ADVERSARIAL_EXAMPLES=50)"
+	@echo "make test-image       the API and the worker from a venv built as the image's (a minute)"
 	@echo "make test-absence    a batch whose chunks' worker is away two days' worth of looks (10 min)"
 	@echo "make fuzz       fuzz the API from its OpenAPI document, fuller than make test (FUZZ_MAX_EXAMPLES=100)"
 	@echo "make test-faults-full  the fault scenarios with FAULT_ESSAYS (2000) essays each"
@@ -65,6 +66,10 @@ SCALE_ID_CHARS ?= 64
 test-scale: $(STAMP)
 	SCALE_ESSAYS=$(SCALE_ESSAYS) SCALE_ID_CHARS=$(SCALE_ID_CHARS) SCALE_LIMITS=default \
 	$(VENV)/bin/pytest tests/scale -k large -s
+
+# The API and the worker run from a venv built as the Dockerfile builds the image's.
+test-image: $(STAMP)
+	IMAGE_ENV=1 PDM=$(PDM) $(VENV)/bin/pytest tests/image -s
 
 # A triggered batch whose chunks' worker is away for two days' worth of the batch's looks.
 test-absence: $(STAMP)

@@ -8,7 +8,9 @@ when a route exists in the app but not here, and the fuzz test checks every answ
 
 from __future__ import annotations
 
+import tomllib
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,6 +36,7 @@ from api.service.health import Health, NotReady, Ready
 from contracts.essay import EssayStatus
 from settings import Settings
 
+DISTRIBUTION = "huleedu-essay-orchestrator"
 REQUEST_MODELS: list[type[BaseModel]] = [TriggerSpellcheckRequest, BatchIn, PageIn]
 ANSWER_MODELS: list[type[BaseModel]] = [
     Health,
@@ -85,6 +88,16 @@ ERRORS = {
 ID_PARAMETERS = {"essay_id": "EssayId", "batch_id": "BatchId"}
 
 
+def service_version() -> str:
+    """The project's version: from its installed metadata, else (the image runs the code
+    uninstalled) from the pyproject.toml beside it."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+        return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+
+
 def build_document(settings: Settings) -> dict[str, Any]:
     paths = _paths(settings)
     for path, item in paths.items():
@@ -95,7 +108,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "HuleEdu essay orchestrator",
-            "version": metadata.version("huleedu-essay-orchestrator"),
+            "version": service_version(),
             "description": (
                 "Accepts essays for spell checking and answers at once; a Temporal workflow "
                 "stores each text and publishes one `essay.spellcheck.requested.v1` event, "

@@ -23,6 +23,7 @@ _INTERPOLATION = re.compile(
 OPERATOR_SETS = {
     "PAYLOAD_KEYS": "k1:" + "A" * 43 + "=",
     "CODEC_TOKEN": "an-operators-token-0123456789",
+    "API_KEYS": "school:a-clients-key-0123456789",
 }
 
 

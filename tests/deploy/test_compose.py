@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 from temporalio.common import SearchAttributeIndexedValueType
 
 from codec.server import create_app as create_codec_app
@@ -23,6 +24,7 @@ from devstack.components import (
 from devstack.pieces import Config
 from settings import Settings, load_settings
 from tests.deploy.compose_file import (
+    COMPOSE_FILE,
     environment,
     flag_value,
     healthcheck_argv,
@@ -385,3 +387,42 @@ def test_payloads_are_encrypted_and_the_ui_reads_them_through_the_codec(
     ]
     assert published and ui == f"http://{published[0].host_ip}:{published[0].host_port}"
     assert published[0].host_ip == "127.0.0.1"
+
+
+def test_the_published_api_needs_keys_and_limits_each_client(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["api"]["environment"]
+    assert raw["API_KEYS"].startswith("${API_KEYS:?"), "an open API would be published"
+    api = settings_from(environment(services["api"]), monkeypatch)
+    assert api.key_ring() is not None and api.rate_limit_per_s > 0
+
+
+def test_the_worker_has_a_health_check_on_its_metrics(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = settings_from(environment(services["worker"]), monkeypatch)
+    probe = " ".join(healthcheck_argv(services["worker"]))
+    assert worker.worker_metrics_port and f":{worker.worker_metrics_port}/metrics" in probe
+
+
+def test_prometheus_scrapes_every_metrics_port_and_loads_the_alerts(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in services["prometheus"]["volumes"]}
+    config = yaml.safe_load((REPO_ROOT / mounts["/etc/prometheus/prometheus.yml"]).read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    assert mounts["/etc/prometheus/alerts.yml"] == "./deploy/prometheus/alerts.yml"
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    api = settings_from(environment(services["api"]), monkeypatch)
+    worker = settings_from(environment(services["worker"]), monkeypatch)
+    assert jobs["api"]["static_configs"][0]["targets"] == [f"api:{api.api_metrics_port}"]
+    assert jobs["worker"]["dns_sd_configs"][0] == {
+        "names": ["worker"],
+        "type": "A",
+        "port": worker.worker_metrics_port,
+    }
+    temporal_metrics = environment(services["temporal"])["PROMETHEUS_ENDPOINT"]
+    assert jobs["temporal"]["static_configs"][0]["targets"] == [
+        f"temporal:{temporal_metrics.rsplit(':', 1)[1]}"
+    ]

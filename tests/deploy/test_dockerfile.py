@@ -112,6 +112,14 @@ def test_our_code_is_compiled_after_it_is_copied(final: Stage) -> None:
     assert final.instructions.index(compiles[-1]) > last_copy
 
 
+def test_the_venv_is_compiled_where_it_is_built(stages: list[Stage]) -> None:
+    # The final stage compiles our code only, and PYTHONDONTWRITEBYTECODE stops the services
+    # writing bytecode: an uncompiled venv would be compiled again at every start.
+    (sync,) = [i.args for s in stages[:-1] for i in s.all("RUN") if "pdm sync" in i.args]
+    after = sync.split("pdm sync", 1)[1]
+    assert "compileall" in after and "/app/.venv" in after.split("compileall", 1)[1], sync
+
+
 def test_the_venv_is_on_path_where_the_deps_stage_built_it(
     stages: list[Stage], final: Stage
 ) -> None:
