@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ from codec.server import create_app as create_codec_app
 from contracts.ids import SEARCH_ATTRIBUTES
 from devstack.components import (
     REPO_ROOT,
+    SCRIPTS_DIR,
     TEMPORAL_BIN,
     api_argv,
     content_store_argv,
@@ -25,6 +27,7 @@ from devstack.pieces import Config
 from settings import Settings, load_settings
 from tests.deploy.compose_file import (
     COMPOSE_FILE,
+    OPERATOR_SETS,
     environment,
     flag_value,
     healthcheck_argv,
@@ -426,3 +429,21 @@ def test_prometheus_scrapes_every_metrics_port_and_loads_the_alerts(
     assert jobs["temporal"]["static_configs"][0]["targets"] == [
         f"temporal:{temporal_metrics.rsplit(':', 1)[1]}"
     ]
+
+
+def test_docker_compose_itself_accepts_the_file() -> None:
+    # Compose v2's own parser and validator (its `config` needs no engine), with the secrets
+    # an operator sets; without one, it refuses, naming it.
+    compose = SCRIPTS_DIR / "docker-compose"
+    environ = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    argv = [str(compose), "-f", str(COMPOSE_FILE), "config", "--quiet"]
+    accepted = subprocess.run(
+        argv, env={**environ, **OPERATOR_SETS}, capture_output=True, text=True, timeout=60
+    )
+    # (The wrapper around the Go binary exits 0 either way: its errors are on stderr.)
+    assert accepted.returncode == 0 and not accepted.stderr.strip(), accepted.stderr
+    missing = {k: v for k, v in OPERATOR_SETS.items() if k != "PAYLOAD_KEYS"}
+    refused = subprocess.run(
+        argv, env={**environ, **missing}, capture_output=True, text=True, timeout=60
+    )
+    assert "required variable PAYLOAD_KEYS is missing a value" in refused.stderr
