@@ -28,6 +28,7 @@ from temporalio.runtime import (
 )
 
 from settings import Settings
+from tracing import temporal_interceptors
 
 # The SDK core's own lines (connection trouble, mostly), forwarded into Python's logging so they
 # come out in LOG_FORMAT like every other line instead of in the core's own text format.
@@ -114,5 +115,5 @@ async def connect(
         data_converter=data_converter(settings),
         lazy=lazy,
         runtime=runtime,
-        interceptors=interceptors,
+        interceptors=[*interceptors, *temporal_interceptors()],
     )

@@ -46,6 +46,7 @@ from temporal_client import (
     build_runtime,
     connect,
 )
+from tracing import configure_tracing
 from workflows.batch import BatchWorkflow
 from workflows.chunk import ChunkWorkflow
 from workflows.essay import EssayWorkflow
@@ -231,6 +232,7 @@ def main() -> None:
     except SettingsError as exc:
         sys.exit(f"worker: {exc}")
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing("huleedu-worker")  # where OTEL_EXPORTER_OTLP_ENDPOINT is set
     return_large_buffers_to_the_os()
     if settings.worker_nice:
         # Batch work is background work: where the worker shares a machine with the API and

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import httpx
+from opentelemetry.trace import SpanKind
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -15,6 +16,7 @@ from activities.progress import run_all_heartbeating
 from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
 from contracts.batch import STORE_CHUNK, ChunkInput, StoreChunkInput, StoreChunkResult
 from contracts.essay import STORE_ESSAY, StoredEssay, StoreEssayInput
+from tracing import tracer, with_trace_context
 from workflows.policies import MAX_BACKOFF
 
 STORAGE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -132,7 +134,10 @@ class ContentActivities:
             headers["Idempotency-Key"] = idempotency_key
         async with self._slots:
             try:
-                response = await self._http.post(self._url, content=text.encode(), headers=headers)
+                with tracer.start_as_current_span("content service store", kind=SpanKind.CLIENT):
+                    response = await self._http.post(
+                        self._url, content=text.encode(), headers=with_trace_context(headers)
+                    )
             except httpx.TransportError as exc:
                 # Connection refused, DNS, timeouts: the service may come back, so retry. No
                 # chained cause: the server keeps only ~4 KB of a pending activity's last

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import SpanKind
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -18,6 +19,7 @@ from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
 from contracts.batch import PUBLISH_CHUNK, PublishChunkInput, PublishChunkResult
 from contracts.essay import PUBLISH_SPELLCHECK_REQUESTED, PublishedEvent, PublishEventInput
 from contracts.events import SpellcheckRequestedEvent
+from tracing import tracer
 
 BROKER_UNAVAILABLE = "BrokerUnavailable"
 
@@ -43,12 +45,16 @@ class EventActivities:
             raise
         try:
             # A local activity: the SDK would not cancel it when the worker stops.
-            metadata = await within_shutdown_grace(
-                producer.send_and_wait(
-                    self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
-                ),
-                self._shutdown_grace,
-            )
+            with tracer.start_as_current_span("kafka send", kind=SpanKind.PRODUCER):
+                metadata = await within_shutdown_grace(
+                    producer.send_and_wait(
+                        self._topic,
+                        value=event.to_bytes(),
+                        key=event.key,
+                        headers=event.headers(inp.traceparent),
+                    ),
+                    self._shutdown_grace,
+                )
         except KafkaError as exc:
             count_events("failed")
             self._publisher.discard(producer)
@@ -92,7 +98,10 @@ class EventActivities:
         async def send_one(event: SpellcheckRequestedEvent) -> None:
             try:
                 delivery = await producer.send(
-                    self._topic, value=event.to_bytes(), key=event.key, headers=event.headers()
+                    self._topic,
+                    value=event.to_bytes(),
+                    key=event.key,
+                    headers=event.headers(inp.traceparent),
                 )
             except KafkaError as exc:
                 errors.append(exc)
@@ -101,7 +110,9 @@ class EventActivities:
             with contextlib.suppress(KafkaError):
                 await asyncio.shield(delivery)  # its outcome is read below
 
-        cancelled = not await run_all_heartbeating(send_one(e) for e in inp.events)
+        with tracer.start_as_current_span("kafka send chunk", kind=SpanKind.PRODUCER) as span:
+            span.set_attribute("messaging.batch.message_count", len(inp.events))
+            cancelled = not await run_all_heartbeating(send_one(e) for e in inp.events)
         # A record handed to the producer goes out even if the activity is cancelled now
         # (aiokafka cannot take one back, and stop() sends what is queued), so its delivery is
         # awaited and reported: that essay is published, never called cancelled.

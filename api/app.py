@@ -15,6 +15,7 @@ from api.essays.routes import essays
 from api.http.correlation import register_correlation
 from api.http.draining import hard_cap, register_draining
 from api.http.errors import register_error_handlers
+from api.http.tracing import register_tracing
 from api.metrics import WorkflowStartCounter, register_request_metrics, serving_metrics
 from api.service.docs import documentation
 from api.service.health import PROBE, health
@@ -24,6 +25,7 @@ from api.temporal import EXTENSION, STATUS_CACHE
 from logging_setup import configure_logging
 from settings import Settings, get_settings
 from temporal_client import TemporalConfigError, build_runtime, connect, connect_config
+from tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
         settings.temporal_namespace, settings.readiness_timeout_s
     )
     app.extensions[STATUS_CACHE] = StatusCache(settings.status_max_age_s)
+    if temporal_client is None:
+        configure_tracing("huleedu-api")  # where OTEL_EXPORTER_OTLP_ENDPOINT is set
+    register_tracing(app)  # first: the request's span holds everything that follows
     register_correlation(app)  # before access control: a refused request gets one too
     register_access(app, settings.key_ring(), _rate_limiter(settings))
     register_error_handlers(app)

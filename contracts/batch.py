@@ -310,6 +310,8 @@ class ChunkHeader(BaseModel):
     # Carried across continue-as-new while waiting: what the earlier runs achieved.
     carried: ChunkCarried | None = None
     owner: str | None = None  # the client whose request started it (None while open)
+    # The W3C trace context of the page's request, put on its essays' events' headers.
+    traceparent: str | None = None
 
 
 class ChunkCarried(BaseModel):
@@ -351,6 +353,7 @@ class StoreChunkResult(BaseModel):
 
 class PublishChunkInput(BaseModel):
     events: list[SpellcheckRequestedEvent]
+    traceparent: str | None = None  # fixed at acceptance: a repeat sends the same headers
 
 
 class PublishChunkResult(BaseModel):

@@ -36,6 +36,8 @@ class EssayInput(BaseModel):
     resume: EssayStatus | None = None
     resume_event: SpellcheckRequestedEvent | None = None
     accepted_at: datetime | None = None  # the first run's start; the event's timestamp
+    # The W3C trace context of the request that brought the essay, put on its event's headers.
+    traceparent: str | None = None
 
 
 class StoreEssayInput(BaseModel):
@@ -52,6 +54,7 @@ class StoredEssay(BaseModel):
 
 class PublishEventInput(BaseModel):
     event: SpellcheckRequestedEvent
+    traceparent: str | None = None  # fixed at acceptance: a repeat sends the same headers
 
 
 class PublishedEvent(BaseModel):

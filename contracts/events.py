@@ -113,14 +113,18 @@ class SpellcheckRequestedEvent(BaseModel):
         """The message body; `exclude_none` drops `parent_id` for single essays."""
         return self.model_dump_json(exclude_none=True).encode()
 
-    def headers(self) -> list[tuple[str, bytes]]:
-        """HuleEdu's header-first convention: consumers route and deduplicate unparsed."""
-        return [
+    def headers(self, traceparent: str | None = None) -> list[tuple[str, bytes]]:
+        """HuleEdu's header-first convention: consumers route and deduplicate unparsed; with
+        tracing on, the W3C `traceparent` of the request that brought the essay."""
+        headers = [
             ("event_id", str(self.event_id).encode()),
             ("event_type", self.event.encode()),
             ("correlation_id", self.system_metadata.correlation_id.encode()),
             ("source_service", SOURCE_SERVICE.encode()),
         ]
+        if traceparent:
+            headers.append(("traceparent", traceparent.encode()))
+        return headers
 
 
 def json_schema_text() -> str:

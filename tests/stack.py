@@ -116,7 +116,9 @@ async def running_stack(
         "kafka_request_timeout_ms": 2000,
         "activity_heartbeat_timeout_s": 3,
         "content_service_url": content_url(content_store),
-        "api_metrics_port": 0,  # no fixed port: other test runs may share the machine
+        # No fixed ports: other test runs may share the machine.
+        "api_metrics_port": 0,
+        "worker_metrics_port": 0,
     }
     settings = Settings(**{**values, **overrides})
     app_env = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}

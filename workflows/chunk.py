@@ -235,7 +235,9 @@ class ChunkWorkflow:
             result = await self._until_done_or_cancelled(
                 workflow.start_activity(
                     PUBLISH_CHUNK,
-                    PublishChunkInput(events=list(events.values())),
+                    PublishChunkInput(
+                        events=list(events.values()), traceparent=self._inp.traceparent
+                    ),
                     result_type=PublishChunkResult,
                     **CHUNK_ACTIVITY_OPTS,
                     heartbeat_timeout=timedelta(seconds=self._inp.heartbeat_timeout_s),

@@ -94,7 +94,7 @@ class EssayWorkflow:
             inp,
             PUBLISH_SPELLCHECK_REQUESTED,
             PublishedEvent,
-            PublishEventInput(event=self._event),
+            PublishEventInput(event=self._event, traceparent=inp.traceparent),
         )
         self._status.state = EssayState.PUBLISHED
         workflow.logger.info("essay published", extra=log_extra)
@@ -145,6 +145,7 @@ class EssayWorkflow:
                 resume=self._status,
                 resume_event=self._event,
                 accepted_at=self._accepted_at,
+                traceparent=inp.traceparent,
             )
         )
 

@@ -68,6 +68,7 @@ from contracts.ids import (
     chunk_workflow_id,
     page_key_of,
 )
+from tracing import current_traceparent
 from workflows.batch import NEVER_TAKEN, BatchWorkflow, page_assigned
 from workflows.chunk import ChunkWorkflow
 
@@ -401,6 +402,7 @@ async def _start_chunks(
                     chunk_key=key,
                     batch_check_s=settings().batch_check_s,
                     owner=owner,
+                    traceparent=current_traceparent(),
                 ),
                 id=chunk_workflow_id(batch_id, key),
                 task_queue=settings().batch_task_queue,

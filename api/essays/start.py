@@ -14,6 +14,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from contracts.essay import EssayInput
 from contracts.ids import essay_search_attributes, essay_workflow_id
+from tracing import current_traceparent
 from workflows.essay import EssayWorkflow
 
 
@@ -35,7 +36,12 @@ async def start_essay_workflow(
     """Start the essay's workflow; WorkflowAlreadyStartedError if its id was used before."""
     await client.start_workflow(
         EssayWorkflow.run,
-        EssayInput(essay_id=essay_id, text=text, correlation_id=correlation_id),
+        EssayInput(
+            essay_id=essay_id,
+            text=text,
+            correlation_id=correlation_id,
+            traceparent=current_traceparent(),
+        ),
         id=essay_workflow_id(essay_id),
         task_queue=task_queue,
         # One workflow per essay id, ever (within retention): a retried POST finds it.
