@@ -25,6 +25,7 @@ from devstack.components import (
     ManagedProcess,
     async_wait_for_port,
     broker_argv,
+    compile_project,
     content_store_argv,
     create_topic,
     free_port,
@@ -34,6 +35,15 @@ from settings import Settings
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # With bytecode written, the workflow sandbox (worker threads) loads our workflow modules
+    # without parsing them; CPython 3.11's parser miscounts its recursion depth when two
+    # threads parse at once, and the tests' main thread parses too (werkzeug builds its
+    # routes with `ast`), which failed a clean clone's run with "AST constructor recursion
+    # depth mismatch".
+    compile_project()
 
 
 @pytest.fixture(scope="session")
