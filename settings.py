@@ -114,9 +114,7 @@ class Settings(BaseSettings):
     # the activity: keep it well below the publish activity's start-to-close timeout.
     kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
     # A managed Kafka's security: TLS (SSL), SASL over TLS (SASL_SSL) or in clear.
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
-        "PLAINTEXT"
-    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None

@@ -236,7 +236,7 @@ def main() -> None:
     return_large_buffers_to_the_os()
     if settings.worker_nice:
         # Batch work is background work: where the worker shares a machine with the API and
-        # the Temporal server, they answer people first (bench B4: status under a batch).
+        # the Temporal server, they answer people first (docs/performance.md, B4).
         lower_cpu_priority(settings.worker_nice)
     try:
         # libuv's loop: less CPU per HTTP request and Kafka send than asyncio's own.

@@ -184,7 +184,7 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
         correlation_id = await _original_correlation_id(batch_id)
     if assignment.status is not None and not assignment.duplicate:
         # The client's first status read (the usual first page) is answered from here, not
-        # from the server, which is busiest as a batch starts (bench B4: the slowest GET).
+        # from the server, which is busiest as a batch starts (docs/performance.md, B4).
         status_cache().seed(
             (current_client(), batch_id, 0, DEFAULT_LIMIT),
             new_batch_page(assignment.status, chunks, 0, DEFAULT_LIMIT),
