@@ -109,7 +109,8 @@ def create_app(settings: Settings) -> web.Application:
     async def encode(request: web.Request) -> web.Response:
         return await transform(request, codec.encode)
 
-    app = web.Application(middlewares=[cors_and_auth])
+    # A chunk's input (its texts) is one payload of up to a few MB, base64 in JSON.
+    app = web.Application(middlewares=[cors_and_auth], client_max_size=16 * 1024 * 1024)
     app.router.add_post("/decode", decode)
     app.router.add_post("/encode", encode)
     app.router.add_route("OPTIONS", "/{path:.*}", _preflight)
