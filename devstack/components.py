@@ -346,6 +346,11 @@ def worker_argv() -> list[str]:
     return [sys.executable, "worker.py"]
 
 
+def spellchecker_argv() -> list[str]:
+    """The embedded spell checker (`python -m spellcheck_service`); run it with cwd=REPO_ROOT."""
+    return [sys.executable, "-m", "spellcheck_service"]
+
+
 def codec_argv() -> list[str]:
     """The codec endpoint (`python -m codec`); run it with cwd=REPO_ROOT."""
     return [sys.executable, "-m", "codec"]

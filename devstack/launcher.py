@@ -43,7 +43,8 @@ HELP = """\
     restart NAME    stop, then start
     help            this text
     quit            stop everything (same as Ctrl-C)
-  NAME is one of: temporal, broker, content, worker, api (and codec, with PAYLOAD_KEYS)"""
+  NAME is one of: temporal, broker, content, spellchecker, worker, api (and codec, with
+  PAYLOAD_KEYS)"""
 
 
 class Launcher:

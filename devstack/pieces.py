@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from contracts.ids import SEARCH_ATTRIBUTE_TYPES
+from contracts.results import RESULT_TOPIC
 from devstack.components import (
     REPO_ROOT,
     ManagedProcess,
@@ -28,6 +29,7 @@ from devstack.components import (
     get_namespace_retention,
     port_is_open,
     set_namespace_retention,
+    spellchecker_argv,
     temporal_dev_argv,
     worker_argv,
 )
@@ -41,7 +43,8 @@ LOG_DIR = STATE_DIR / "logs"
 STOP_TIMEOUT_S = 10.0
 # The worker has no port to wait for: if it survives this long it got past its start-up checks.
 WORKER_GRACE_S = 2.0
-NAMES = ("temporal", "broker", "content", "worker", "api", "codec")  # codec: with PAYLOAD_KEYS
+# The codec runs with PAYLOAD_KEYS only.
+NAMES = ("temporal", "broker", "content", "spellchecker", "worker", "api", "codec")
 
 
 class ConfigError(ValueError):
@@ -224,8 +227,12 @@ def build_pieces(settings: Settings, layout: Layout) -> list[Piece]:
         return f"namespace {namespace!r}: retention set to {retention} (server reports {reported})"
 
     async def broker_setup() -> str:
-        await create_topic(settings.kafka_bootstrap_servers, settings.kafka_topic, timeout_s=15)
-        return f"topic {settings.kafka_topic!r} created (the broker is memory-only)"
+        for topic in (settings.kafka_topic, RESULT_TOPIC):
+            await create_topic(settings.kafka_bootstrap_servers, topic, timeout_s=15)
+        return (
+            f"topics {settings.kafka_topic!r} and {RESULT_TOPIC!r} created "
+            "(the broker is memory-only)"
+        )
 
     # Log lines reach the log files as they are written, not when a buffer fills.
     app_env = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}
@@ -262,6 +269,13 @@ def build_pieces(settings: Settings, layout: Layout) -> list[Piece]:
             proc("content", content_argv, {"PYTHONUNBUFFERED": "1"}, niceness=background),
             settings.content_service_url,
             (content_port,),
+        ),
+        Piece(
+            "spellchecker",
+            # HuleEdu's spell checker stands in: requests in, corrected texts and results out.
+            proc("spellchecker", spellchecker_argv(), app_env, niceness=background),
+            f"consumes {settings.kafka_topic}, answers on {RESULT_TOPIC}",
+            (),
         ),
         Piece(
             "worker",
