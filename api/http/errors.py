@@ -12,6 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.exceptions import HTTPException
 
 from api.http.answers import Answer
+from codec.keys import PayloadKeyError
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,13 @@ def service_unavailable(details: str) -> ApiError:
     return ApiError(503, "Service unavailable", details, dict(RETRY_AFTER))
 
 
+def _unreadable_payload(exc: Exception) -> bool:
+    """An encrypted payload, and this process lacks its key (or all keys)."""
+    if isinstance(exc, PayloadKeyError):
+        return True
+    return isinstance(exc, KeyError) and "Unknown payload encoding" in str(exc)
+
+
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ApiError)
     async def api_error(exc: ApiError):
@@ -117,5 +125,10 @@ def register_error_handlers(app: Quart) -> None:
         if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
             log.warning("Temporal unreachable: %s", exc)
             return error_body("Service unavailable", "Temporal is unreachable"), 503, RETRY_AFTER
+        if _unreadable_payload(exc):
+            # Written under a key this API does not hold: an operator's fix, not the client's.
+            log.error("a payload cannot be decoded; give the API every PAYLOAD_KEYS key: %s", exc)
+            details = "the service cannot read its records at the moment; retry later"
+            return error_body("Service unavailable", details), 503, RETRY_AFTER
         log.exception("unhandled error")
         return error_body("Internal server error", "an unexpected error occurred"), 500

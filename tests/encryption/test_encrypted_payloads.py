@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from api.app import create_app
 from codec.aes_gcm import ENCODING, AesGcmCodec
 from codec.keys import PayloadKeyError, new_key, parse_payload_keys
 from contracts.ids import batch_workflow_id, essay_workflow_id
@@ -117,3 +118,19 @@ def test_keys_are_never_quoted_in_start_up_errors(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SettingsError, match="PAYLOAD_KEYS") as error:
         load_settings()
     assert key[:-4] not in str(error.value)
+
+
+async def test_an_api_without_the_keys_says_so_in_words_not_a_500(
+    encrypted: Stack, dev_env
+) -> None:
+    answer = await encrypted.api.post("/v1/trigger-spellcheck", json={"text": "Helo wrold"})
+    essay_id = answer.json()["essay_id"]
+    await settled(encrypted, f"/v1/essays/{essay_id}/status", {"published"})
+    # An API given no PAYLOAD_KEYS, on the same namespace: an operator's slip.
+    keyless = create_app(temporal_client=dev_env.client, settings=Settings())
+    async with keyless.test_app() as app:
+        status = await app.test_client().get(f"/v1/essays/{essay_id}/status")
+        body = await status.get_json()
+    assert status.status_code == 503, body
+    assert status.headers["Retry-After"]
+    assert "cannot read its records" in body["details"]
