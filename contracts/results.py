@@ -2,8 +2,9 @@
 
 Read as a tolerant reader: unknown fields are ignored, and a message that does not parse is
 reported (`parse_result` raises `UnreadableResult`, saying why) for its consumer to log and
-count, never to stop on. Strings taken from a result are capped before they reach a memo. The
-embedded spell checker (`spellcheck_service/`) writes the same shape with `SpellcheckCompletedEvent`.
+count, never to stop on. Strings taken from a result are capped before they reach a memo.
+The embedded spell checker (`spellcheck_service/`) writes the same shape with
+`SpellcheckCompletedEvent`.
 """
 
 from __future__ import annotations
