@@ -46,7 +46,7 @@ WORKDIR /app
 COPY --from=deps /app/.venv /app/.venv
 # The code stays owned by root: the service can read it but never rewrite it.
 # pyproject.toml: the project runs uninstalled here, and /openapi.json reads its version there.
-COPY pyproject.toml settings.py api_keys.py tracing.py worker.py logging_setup.py temporal_client.py \
+COPY pyproject.toml settings.py api_keys.py tracing.py serving.py worker.py logging_setup.py temporal_client.py \
      hypercorn_config.py process_priority.py ./
 COPY api ./api
 COPY activities ./activities

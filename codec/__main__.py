@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 
-import uvloop
 from aiohttp import web
 
 from codec.server import CodecConfigError, create_app
 from logging_setup import configure_logging
+from serving import run_until_signalled
 from settings import SettingsError, load_settings
 
 log = logging.getLogger("codec")
@@ -25,11 +24,7 @@ def main() -> None:
         sys.exit(f"codec: {exc}")
     configure_logging(settings.log_level, settings.log_format)
 
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    async def serve(stop: asyncio.Event) -> None:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.codec_host, settings.codec_port).start()
@@ -37,7 +32,7 @@ def main() -> None:
         await stop.wait()
         await runner.cleanup()
 
-    uvloop.run(run())
+    run_until_signalled(serve)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,13 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 from pathlib import Path
 
-import uvloop
 from aiohttp import web
 
 from content_store.app import create_app
 from logging_setup import configure_logging
+from serving import run_until_signalled
 
 log = logging.getLogger("content_store")
 
@@ -31,11 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging(args.log_level, args.log_format)
 
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    async def serve(stop: asyncio.Event) -> None:
         runner = web.AppRunner(create_app(args.data_dir), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, args.host, args.port).start()
@@ -44,7 +39,7 @@ def main() -> None:
         await runner.cleanup()  # stops listening, lets requests in flight finish
 
     # libuv's loop: less CPU per request than asyncio's own.
-    uvloop.run(run())
+    run_until_signalled(serve)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,10 @@ and CONTENT_SERVICE_URL, LOG_LEVEL and LOG_FORMAT."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
 
-import uvloop
-
 from logging_setup import configure_logging
+from serving import run_until_signalled
 from settings import SettingsError, load_settings
 from spellcheck_service.service import serve
 
@@ -23,19 +20,14 @@ def main() -> None:
         sys.exit(f"spellchecker: {exc}")
     configure_logging(settings.log_level, settings.log_format)
 
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(
+    run_until_signalled(
+        lambda stop: serve(
             settings.kafka_bootstrap_servers,
             settings.kafka_topic,
             settings.content_service_url,
             stop,
         )
-
-    uvloop.run(run())
+    )
 
 
 if __name__ == "__main__":
