@@ -265,6 +265,10 @@ class BatchStatus(BaseModel):
     finished_at: datetime | None = None
     chunks: list[ChunkRef] = Field(default_factory=list)
     runs: int = 1
+    # The Idempotency-Keys (per client) the trigger and the cancel came with: a closed batch
+    # still gives a repeated request its first answer.
+    trigger_key: str | None = None
+    cancel_key: str | None = None
 
 
 def closed_because(status: BatchStatus) -> str:

@@ -402,6 +402,8 @@ class BatchWorkflow:
                 for c in self._chunks.values()
             ],
             runs=self._record.runs,
+            trigger_key=self._record.trigger_key,
+            cancel_key=self._record.cancel_key,
         )
 
 

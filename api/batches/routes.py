@@ -39,7 +39,7 @@ from api.batches.status import (
     parent_status,
     with_parent_status,
 )
-from api.batches.updates import UpdateRefused, run_update
+from api.batches.updates import BatchClosed, UpdateRefused, run_update
 from api.http.bodies import check_id, read_model
 from api.http.correlation import current_correlation_id
 from api.http.errors import ApiError
@@ -57,6 +57,7 @@ from contracts.batch import (
     ChunkStatus,
     CloseInput,
     PageAssignment,
+    TriggerResult,
     encode_hashes,
     essay_id_hash,
 )
@@ -226,6 +227,11 @@ async def trigger(batch_id: str):
             BatchWorkflow.trigger, _close_input(), rpc_timeout=rpc_timeout()
         ),
         lambda result: result.status,
+        lambda status: (
+            TriggerResult(essay_count=status.counts.total, status=status)
+            if _repeats(status.trigger_key)
+            else None
+        ),
     )
     log.info("batch triggered", extra={"essays": result.essay_count})
     answer = BatchTriggered(
@@ -244,6 +250,7 @@ async def cancel(batch_id: str):
             BatchWorkflow.cancel, _close_input(), rpc_timeout=rpc_timeout()
         ),
         lambda status: status,
+        lambda status: status if _repeats(status.cancel_key) else None,
     )
     log.info("batch cancelled")
     return BatchCancelled(batch_id=batch_id, status_url=status_url(batch_id)).body(), 202
@@ -275,13 +282,21 @@ async def _close(
     batch_id: str,
     update: Callable[[], Awaitable[Closed]],
     status_of: Callable[[Closed], BatchStatus | None],
+    answered: Callable[[BatchStatus], Closed | None],
 ) -> Closed:
     """A trigger or cancel. The batch's cached status answers are revised with the status the
     update answered, so the client's next status shows it without waiting on the server; they
     go when there is none (a worker that predates it), or when the update failed (a timed-out
-    one may still have been applied)."""
+    one may still have been applied). Once the batch has closed, the same request (its
+    Idempotency-Key) still gets `answered`'s first answer."""
     try:
         result = await run_update(update, batch_id=batch_id)
+    except BatchClosed as closed:
+        status_cache().forget(batch_id)
+        again = answered(closed.batch_status)
+        if again is None:
+            raise
+        return again
     except BaseException:
         status_cache().forget(batch_id)
         raise
@@ -312,6 +327,12 @@ async def _ours_or_in_use(batch_id: str) -> WorkflowExecutionDescription | None:
     if not await is_ours(description, BATCH_WORKFLOW):
         raise id_in_use("batch", batch_id)
     return description
+
+
+def _repeats(first_key: str | None) -> bool:
+    """Whether this request repeats the one that closed the batch (the same Idempotency-Key)."""
+    key = _close_input().idempotency_key
+    return key is not None and key == first_key
 
 
 def _close_input() -> CloseInput:

@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.batches.status import batch_or_404, parent_handle, parent_status
 from api.http.errors import ApiError, service_unavailable
-from contracts.batch import closed_because
+from contracts.batch import BatchStatus, closed_because
 from workflows.batch import CONFLICT_ERRORS
 
 T = TypeVar("T")
@@ -25,6 +25,15 @@ class UpdateRefused(ApiError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(409, "Conflict", message)
         self.reason = reason
+
+
+class BatchClosed(ApiError):
+    """The batch's workflow has closed, so no update reaches it: a 409 saying what it is now,
+    with the status it closed with."""
+
+    def __init__(self, status: BatchStatus) -> None:
+        super().__init__(409, "Conflict", closed_because(status))
+        self.batch_status = status
 
 
 async def run_update(
@@ -52,6 +61,6 @@ async def run_update(
             description = await batch_or_404(batch_id)
             if description.status != WorkflowExecutionStatus.RUNNING:
                 status = await parent_status(parent_handle(batch_id), batch_id)
-                raise ApiError(409, "Conflict", closed_because(status)) from None
+                raise BatchClosed(status) from None
             log.warning("update refused by a running batch, attempt %d: %s", attempt, exc.message)
     raise service_unavailable(f"batch {batch_id} refused the request for now; retry")

@@ -7,8 +7,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
 from tests.e2e.test_batch_flow import essays, wait_for_state
+from tests.helpers import wait_until
 from tests.stack import Stack
 
 
@@ -37,5 +39,13 @@ async def test_a_repeated_close_with_its_key_gets_its_first_answer(
         assert any(f"the batch is {s}" in details for s in state.split("|")), details
 
     await wait_for_state(stack, batch_id, "cancelled" if action == "cancel" else "completed")
-    still = await stack.api.post(url, headers=key)  # even once the batch has closed
-    assert still.status_code in (202, 409), still.text
+    await wait_until(lambda: closed(stack, batch_id), timeout_s=60, what="the batch to close")
+    still = await stack.api.post(url, headers=key)  # its workflow closed: no update reaches it
+    assert (still.status_code, still.json()) == (202, first.json())
+    refused = await stack.api.post(url, headers={"Idempotency-Key": f"other-{uuid.uuid4()}"})
+    assert refused.status_code == 409, refused.text
+
+
+async def closed(stack: Stack, batch_id: str) -> bool:
+    description = await stack.client.get_workflow_handle(f"batch-{batch_id}").describe()
+    return description.status != WorkflowExecutionStatus.RUNNING
