@@ -1,13 +1,28 @@
-"""Running a small service until it is told to stop: the content store, the codec endpoint and
-the embedded spell checker share this."""
+"""How our processes start and run: their settings and logs, read and set up the same way
+everywhere; and a small service (the content store, the codec endpoint, the embedded spell
+checker) run until it is told to stop."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 
 import uvloop
+
+from logging_setup import configure_logging
+from settings import Settings, SettingsError, get_settings
+
+
+def start_process(name: str) -> Settings:
+    """The process's settings, its logs set up as they say; a bad setting exits, naming it."""
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        sys.exit(f"{name}: {exc}")
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
 
 
 def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -36,9 +36,9 @@ from activities.content import ContentActivities
 from activities.events import EventActivities
 from activities.kafka import IdempotenceRejected, KafkaPublisher
 from activities.lookups import look_at_batch, look_at_chunks, read_essay_id_hashes
-from logging_setup import configure_logging
 from process_priority import lower_cpu_priority
-from settings import Settings, SettingsError, get_settings
+from serving import start_process
+from settings import Settings
 from telemetry.backlog import watch_backlog
 from temporal_client import (
     MetricsPortUnavailable,
@@ -227,11 +227,7 @@ def return_large_buffers_to_the_os() -> None:
 
 
 def main() -> None:
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        sys.exit(f"worker: {exc}")
-    configure_logging(settings.log_level, settings.log_format)
+    settings = start_process("worker")
     configure_tracing("huleedu-worker")  # where OTEL_EXPORTER_OTLP_ENDPOINT is set
     return_large_buffers_to_the_os()
     if settings.worker_nice:

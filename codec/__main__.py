@@ -9,20 +9,17 @@ import sys
 from aiohttp import web
 
 from codec.server import CodecConfigError, create_app
-from logging_setup import configure_logging
-from serving import run_until_signalled
-from settings import SettingsError, load_settings
+from serving import run_until_signalled, start_process
 
 log = logging.getLogger("codec")
 
 
 def main() -> None:
+    settings = start_process("codec")
     try:
-        settings = load_settings()
         app = create_app(settings)
-    except (SettingsError, CodecConfigError) as exc:
+    except CodecConfigError as exc:
         sys.exit(f"codec: {exc}")
-    configure_logging(settings.log_level, settings.log_format)
 
     async def serve(stop: asyncio.Event) -> None:
         runner = web.AppRunner(app, access_log=None)

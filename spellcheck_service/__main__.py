@@ -5,20 +5,12 @@ and CONTENT_SERVICE_URL, LOG_LEVEL and LOG_FORMAT."""
 
 from __future__ import annotations
 
-import sys
-
-from logging_setup import configure_logging
-from serving import run_until_signalled
-from settings import SettingsError, load_settings
+from serving import run_until_signalled, start_process
 from spellcheck_service.service import serve
 
 
 def main() -> None:
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        sys.exit(f"spellchecker: {exc}")
-    configure_logging(settings.log_level, settings.log_format)
+    settings = start_process("spellchecker")
 
     run_until_signalled(
         lambda stop: serve(
