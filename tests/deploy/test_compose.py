@@ -21,6 +21,7 @@ from devstack.components import (
     TEMPORAL_BIN,
     api_argv,
     content_store_argv,
+    results_argv,
     worker_argv,
 )
 from devstack.pieces import Config
@@ -37,7 +38,9 @@ from tests.deploy.compose_file import (
     split_host_port,
 )
 
-APP_SERVICES = ("api", "worker", "codec")
+APP_SERVICES = ("api", "worker", "results", "codec")
+# The Kafka topic settings: kafka-setup creates each (the broker creates none by itself).
+TOPIC_SETTINGS = ("kafka_topic", "kafka_results_topic", "kafka_batch_topic")
 # How the Temporal CLI spells each search attribute type (`--type`).
 CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.TEXT: "Text",
@@ -72,6 +75,10 @@ def settings_from(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Setti
 
 def http_urls(argv: list[str]) -> list[str]:
     return re.findall(r"http://[^\s'\"]+", " ".join(argv))
+
+
+def created_topics(services: dict[str, dict[str, Any]]) -> list[str]:
+    return environment(services["kafka-setup"])["TOPICS"].split()
 
 
 # ------------------------------------------------------------------------------------------
@@ -180,6 +187,8 @@ def test_api_and_worker_start_after_temporal_is_set_up(
     worker_waits = waits_for(services, "worker")
     assert worker_waits["kafka-setup"] == "service_completed_successfully"
     assert worker_waits["content-store"] == "service_healthy"
+    # The results consumer reads a topic kafka-setup creates.
+    assert waits_for(services, "results")["kafka-setup"] == "service_completed_successfully"
     assert waits_for(services, "temporal")["temporal-schema"] == "service_completed_successfully"
 
 
@@ -209,11 +218,16 @@ def test_content_store_command_is_devstacks(services: dict[str, dict[str, Any]])
     assert data_dir in mounted
 
 
-def test_worker_scales(services: dict[str, dict[str, Any]]) -> None:
-    # `--scale worker=N` needs N containers with distinct names and no shared host port.
-    worker = services["worker"]
-    assert "container_name" not in worker
-    assert "ports" not in worker
+def test_results_command_is_devstacks(services: dict[str, dict[str, Any]]) -> None:
+    assert services["results"]["command"] == ["python", *results_argv()[1:]]
+
+
+@pytest.mark.parametrize("name", ["worker", "results"])
+def test_worker_and_results_scale(services: dict[str, dict[str, Any]], name: str) -> None:
+    # `--scale NAME=N` needs N containers with distinct names and no shared host port.
+    service = services[name]
+    assert "container_name" not in service
+    assert "ports" not in service
     assert all("container_name" not in s for s in services.values())
 
 
@@ -230,6 +244,23 @@ def test_app_variables_are_settings_and_parse(
     fields = {field.upper() for field in Settings.model_fields}
     assert set(env) <= fields, f"{name}: not settings: {sorted(set(env) - fields)}"
     settings_from(env, monkeypatch)  # raises SettingsError, naming the variable, if one is bad
+
+
+def test_results_consumer_has_the_workers_temporal_and_kafka_settings(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same namespace, the same broker and security, the same topic names the worker uses,
+    # and the same payload keys (it reads the workflows' memos).
+    worker = settings_from(environment(services["worker"]), monkeypatch)
+    results = settings_from(environment(services["results"]), monkeypatch)
+    shared = [
+        name
+        for name in Settings.model_fields
+        if name.startswith(("temporal_", "kafka_")) or name == "payload_keys"
+    ]
+    assert {k: getattr(results, k) for k in shared} == {k: getattr(worker, k) for k in shared}
+    assert results.payload_keys is not None
+    assert results.kafka_results_group == Settings.model_fields["kafka_results_group"].default
 
 
 def test_api_and_worker_share_temporal_settings(
@@ -263,17 +294,16 @@ def test_temporal_address_reaches_the_frontend(
 def test_kafka_bootstrap_is_an_advertised_plaintext_listener(
     services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    worker = settings_from(environment(services["worker"]), monkeypatch)
+    clients = [settings_from(environment(services[n]), monkeypatch) for n in ("worker", "results")]
     kafka_env = environment(services["kafka"])
     advertised = kafka_listeners(kafka_env["KAFKA_ADVERTISED_LISTENERS"])
     bound = kafka_listeners(kafka_env["KAFKA_LISTENERS"])
     protocols = dict(
         p.split(":") for p in kafka_env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
     )
-    topic_setup = services["kafka-setup"]["command"]
     for bootstrap in (
-        worker.kafka_bootstrap_servers,
-        flag_value(topic_setup, "--bootstrap-server"),
+        *(client.kafka_bootstrap_servers for client in clients),
+        environment(services["kafka-setup"])["BOOTSTRAP_SERVER"],
     ):
         for address in bootstrap.split(","):
             host, port = split_host_port(address)
@@ -281,7 +311,7 @@ def test_kafka_bootstrap_is_an_advertised_plaintext_listener(
             listener = [n for n, hp in advertised.items() if hp == (host, port)]
             assert listener, f"{address} is not one of kafka's advertised listeners"
             assert bound[listener[0]][1] == port, f"{listener[0]} listens elsewhere"
-            # The worker has no TLS or SASL settings.
+            # The worker and the results consumer have no TLS or SASL settings.
             assert protocols[listener[0]] == "PLAINTEXT"
 
 
@@ -355,12 +385,27 @@ def test_namespace_and_retention_match_the_dev_stack(
     assert setup_env["TEMPORAL_RETENTION"] == Config.from_env({}).temporal_retention
 
 
-def test_topic_created_is_the_settings_default(
+def test_topics_created_are_the_settings_defaults(
     services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    default = Settings.model_fields["kafka_topic"].default
-    assert flag_value(services["kafka-setup"]["command"], "--topic") == default
-    assert settings_from(environment(services["worker"]), monkeypatch).kafka_topic == default
+    defaults = [Settings.model_fields[name].default for name in TOPIC_SETTINGS]
+    assert created_topics(services) == defaults
+    for name in ("worker", "results"):
+        settings = settings_from(environment(services[name]), monkeypatch)
+        assert [getattr(settings, topic) for topic in TOPIC_SETTINGS] == defaults, name
+
+
+def test_kafka_setup_creates_every_topic(services: dict[str, dict[str, Any]]) -> None:
+    # Its command loops over TOPICS, `$$` being compose's escape for the shell's `$`.
+    setup = services["kafka-setup"]
+    argv = setup["command"]
+    assert argv[:2] == ["/bin/sh", "-euc"], "a failed create must fail the one-shot"
+    script = argv[2]
+    assert "for topic in $$TOPICS; do" in script
+    assert '--topic "$$topic"' in script and "--create" in script
+    assert "--if-not-exists" in script, "it runs again on every `up`"
+    assert "$$BOOTSTRAP_SERVER" in script and "$$PARTITIONS" in script
+    assert int(environment(setup)["PARTITIONS"]) > 1
 
 
 def test_temporal_images_match_the_dev_server_the_tests_use(
@@ -380,7 +425,7 @@ def test_temporal_images_match_the_dev_server_the_tests_use(
 def test_payloads_are_encrypted_and_the_ui_reads_them_through_the_codec(
     services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("api", "worker", "codec"):
+    for name in APP_SERVICES:
         assert "PAYLOAD_KEYS" in environment(services[name]), name
     codec = settings_from(environment(services["codec"]), monkeypatch)
     create_codec_app(codec)  # refuses to serve without the operator's token off loopback
@@ -401,12 +446,19 @@ def test_the_published_api_needs_keys_and_limits_each_client(
     assert api.key_ring() is not None and api.rate_limit_per_s > 0
 
 
-def test_the_worker_has_a_health_check_on_its_metrics(
-    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("name", "port_setting"),
+    [("worker", "worker_metrics_port"), ("results", "results_metrics_port")],
+)
+def test_a_health_check_on_its_metrics(
+    services: dict[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    port_setting: str,
 ) -> None:
-    worker = settings_from(environment(services["worker"]), monkeypatch)
-    probe = " ".join(healthcheck_argv(services["worker"]))
-    assert worker.worker_metrics_port and f":{worker.worker_metrics_port}/metrics" in probe
+    port = getattr(settings_from(environment(services[name]), monkeypatch), port_setting)
+    probe = " ".join(healthcheck_argv(services[name]))
+    assert port and f"127.0.0.1:{port}/metrics" in probe
 
 
 def test_prometheus_scrapes_every_metrics_port_and_loads_the_alerts(
@@ -424,6 +476,12 @@ def test_prometheus_scrapes_every_metrics_port_and_loads_the_alerts(
         "names": ["worker"],
         "type": "A",
         "port": worker.worker_metrics_port,
+    }
+    results = settings_from(environment(services["results"]), monkeypatch)
+    assert jobs["results"]["dns_sd_configs"][0] == {
+        "names": ["results"],
+        "type": "A",
+        "port": results.results_metrics_port,
     }
     temporal_metrics = environment(services["temporal"])["PROMETHEUS_ENDPOINT"]
     assert jobs["temporal"]["static_configs"][0]["targets"] == [

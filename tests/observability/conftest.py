@@ -1,5 +1,6 @@
-"""The API and the worker as real processes, as an operator runs them: JSON logs to files, and
-each serving its metrics on a port of its own, scraped over HTTP by the tests.
+"""The API, the worker and the results consumer as real processes, as an operator runs them:
+JSON logs to files, and each serving its metrics on a port of its own, scraped over HTTP by the
+tests.
 
 Shared by the package's tests (starting the two processes takes seconds); everything runs on a
 task queue and a topic of its own, so the figures are this stack's alone.
@@ -17,7 +18,13 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.components import async_wait_for_port, free_port
+from devstack.components import (
+    REPO_ROOT,
+    ManagedProcess,
+    async_wait_for_port,
+    free_port,
+    results_argv,
+)
 from tests.conftest import HOST, Server
 from tests.stack import running_stack
 
@@ -38,6 +45,8 @@ class ObservedStack:
     worker_log: Path
     api_metrics: str  # URL of the API's /metrics
     worker_metrics: str  # URL of the worker's /metrics
+    results_topic: str  # the spell checker's results, read by the results consumer
+    results_metrics: str  # URL of the results consumer's /metrics
 
 
 @pytest.fixture(scope="package")
@@ -56,6 +65,7 @@ async def observed(
         worker_process=True,
         api_metrics_port=free_port(),
         worker_metrics_port=free_port(),
+        results_metrics_port=free_port(),
         backlog_interval_s=0.5,
         log_level="INFO",
         log_format="json",
@@ -65,21 +75,35 @@ async def observed(
     ) as stack:
         settings = stack.settings
         assert stack.worker is not None
-        for process, port in (
-            (stack.worker, settings.worker_metrics_port),
-            (stack.api_process, settings.api_metrics_port),
-        ):
-            await async_wait_for_port(HOST, port, PROCESS_START_TIMEOUT_S, process)
-        yield ObservedStack(
-            client=dev_env.client,
-            api=stack.api,
-            broker=broker,
-            content_store=content_store,
-            task_queue=task_queue,
-            batch_task_queue=settings.batch_task_queue,
-            topic=settings.kafka_topic,
-            api_log=stack.api_log,
-            worker_log=stack.api_log.with_name("worker.log"),
-            api_metrics=f"http://{HOST}:{settings.api_metrics_port}/metrics",
-            worker_metrics=f"http://{HOST}:{settings.worker_metrics_port}/metrics",
+        results = ManagedProcess(
+            "results",
+            results_argv(),
+            env={**settings.as_env(), "PYTHONUNBUFFERED": "1"},
+            cwd=REPO_ROOT,
+            log_path=stack.api_log.with_name("results.log"),
         )
+        results.start()
+        try:
+            for process, port in (
+                (stack.worker, settings.worker_metrics_port),
+                (stack.api_process, settings.api_metrics_port),
+                (results, settings.results_metrics_port),
+            ):
+                await async_wait_for_port(HOST, port, PROCESS_START_TIMEOUT_S, process)
+            yield ObservedStack(
+                client=dev_env.client,
+                api=stack.api,
+                broker=broker,
+                content_store=content_store,
+                task_queue=task_queue,
+                batch_task_queue=settings.batch_task_queue,
+                topic=settings.kafka_topic,
+                api_log=stack.api_log,
+                worker_log=stack.api_log.with_name("worker.log"),
+                api_metrics=f"http://{HOST}:{settings.api_metrics_port}/metrics",
+                worker_metrics=f"http://{HOST}:{settings.worker_metrics_port}/metrics",
+                results_topic=settings.kafka_results_topic,
+                results_metrics=f"http://{HOST}:{settings.results_metrics_port}/metrics",
+            )
+        finally:
+            results.stop()

@@ -9,6 +9,7 @@ import yaml
 
 from activities.metrics import CONTENT_STORED, EVENTS_PUBLISHED
 from api.metrics import REQUEST_DURATION, WORKFLOW_STARTS
+from results.consumer import LAG, RESULTS
 from telemetry.backlog import BACKLOG_ESSAYS, BACKLOG_OLDEST_AGE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,6 +18,8 @@ OPERATIONS_PAGE = ROOT / "docs" / "operations.md"
 OUR_METRIC = re.compile(r"\bhuleedu_[a-z_]+\b")
 
 # As exposed: prometheus-client adds `_total` to a counter's name.
+# The results consumer's (`python -m results`, on RESULTS_METRICS_PORT).
+RESULTS_CONSUMER = {RESULTS.describe()[0].name + "_total", LAG.describe()[0].name}
 OURS = {
     REQUEST_DURATION.describe()[0].name,
     WORKFLOW_STARTS.describe()[0].name + "_total",
@@ -24,6 +27,7 @@ OURS = {
     EVENTS_PUBLISHED,
     BACKLOG_ESSAYS,
     BACKLOG_OLDEST_AGE,
+    *RESULTS_CONSUMER,
 }
 
 

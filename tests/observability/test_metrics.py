@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+from aiokafka import AIOKafkaProducer
 
 from telemetry.backlog import BACKLOG_ESSAYS, BACKLOG_OLDEST_AGE, measure_backlog
 from tests.helpers import TopicReader, wait_until
 from tests.observability.conftest import ObservedStack
-from tests.observability.names import alert_metrics
+from tests.observability.names import RESULTS_CONSUMER, alert_metrics
 from tests.observability.reading import Scrape, scrape
 
 REQUESTS = "huleedu_api_request_duration_seconds_count"
@@ -18,6 +19,8 @@ STARTS = "huleedu_api_workflow_starts_total"
 STORED = "huleedu_content_stored_total"
 PUBLISHED = "huleedu_events_published_total"
 COMPLETED = "temporal_workflow_completed"  # one of the SDK's own
+RESULTS = "huleedu_results_total"
+LAG = "huleedu_results_lag_messages"
 
 
 def delta(after: Scrape, before: Scrape, name: str, **labels: str) -> float:
@@ -101,13 +104,34 @@ async def test_counters_move_by_what_was_done(observed: ObservedStack) -> None:
     assert worker(PUBLISHED, outcome="failed") == 0
     # The SDK's own metrics, from the same endpoint.
     assert worker(COMPLETED, workflow_type="EssayWorkflow") == 3
-    # Every metric the alert rules watch is really served.
-    assert alert_metrics() <= worker_after.names() | api_after.names()
+    # Every metric the alert rules watch is really served (the results consumer's: below).
+    assert alert_metrics() - RESULTS_CONSUMER <= worker_after.names() | api_after.names()
 
     # Route templates only: no essay or batch id became a label.
     async with httpx.AsyncClient() as http:
         exposition = (await http.get(observed.api_metrics)).text
     assert not any(i in exposition for i in [batch_id, first, *singles])
+
+
+async def test_the_results_consumer_counts_what_it_cannot_read(observed: ObservedStack) -> None:
+    before = await scrape(observed.results_metrics)
+    producer = AIOKafkaProducer(bootstrap_servers=observed.broker.address)
+    await producer.start()
+    try:
+        await producer.send_and_wait(observed.results_topic, b"not a result", b"someone")
+    finally:
+        await producer.stop()
+
+    async def counted() -> Scrape | None:
+        now = await scrape(observed.results_metrics)
+        skipped = delta(now, before, RESULTS, outcome="unreadable") == 1
+        # Committed once skipped: nothing is left on the topic.
+        return now if skipped and now.value(LAG) == 0 else None
+
+    after = await wait_until(counted, timeout_s=30, what="the unreadable result counted")
+    assert delta(after, before, RESULTS, outcome="delivered") == 0
+    # All of its metrics are served: those the alert rules watch among them.
+    assert after.names() >= RESULTS_CONSUMER
 
 
 async def test_the_backlog_rises_while_the_broker_is_down_and_falls_to_zero(
