@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # How old a batch status answer may be (api/status_cache.py): polls are answered from a copy
     # refreshed in the background, not from a server busy with the batch. 0: always read.
     status_max_age_s: float = Field(default=2.0, ge=0, le=60, allow_inf_nan=False)
+    # Event streams (`GET /v1/batch/<id>/events`) one client (one address while open) may hold
+    # open at once; one more is 429. Each holds a connection and polls the batch's status.
+    max_streams_per_client: int = Field(default=4, ge=1, le=1000)
 
     # Temporal
     temporal_address: str = "localhost:7233"

@@ -10,11 +10,13 @@ from temporalio.client import Client
 
 from api.access.auth import register_access
 from api.access.rate_limit import RateLimiter
+from api.batches.events import events
 from api.batches.routes import batches
 from api.essays.routes import essays
 from api.http.correlation import register_correlation
 from api.http.draining import hard_cap, register_draining
 from api.http.errors import register_error_handlers
+from api.http.stopping import register_stopping
 from api.http.tracing import register_tracing
 from api.metrics import WorkflowStartCounter, register_request_metrics, serving_metrics
 from api.service.docs import documentation
@@ -56,6 +58,8 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
     register_access(app, settings.key_ring(), _rate_limiter(settings))
     register_error_handlers(app)
     register_draining(app)
+    # A served API (not a test's app) notices SIGTERM at once, so its event streams end.
+    register_stopping(app, watch_signals=temporal_client is None)
     app.register_blueprint(health)
     if temporal_client is None:
         try:
@@ -64,6 +68,7 @@ def create_app(temporal_client: Client | None = None, settings: Settings | None 
             raise SystemExit(f"api: {exc}") from None
     app.register_blueprint(essays)
     app.register_blueprint(batches)
+    app.register_blueprint(events)
     app.register_blueprint(documentation)
 
     @app.before_serving

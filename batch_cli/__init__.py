@@ -9,7 +9,9 @@ works against any deployment the user can reach, and imports nothing from the se
 - `essay_files`: reading `.txt` essays and turning file names into essay ids.
 - `pages`: splitting a batch's essays into requests within the API's limits.
 - `upload`: creating a batch page by page and triggering it.
-- `follow`: polling a batch's status behind a progress bar or a live view.
+- `follow`: a batch's progress behind bars (from its events), or polled into a live view.
+- `events`: following a batch's event stream, reconnecting where it left off; `sse`: reading
+  server-sent events.
 - `render`: how statuses and summaries look on a terminal.
 - `errors`: the error every command reports, and the exit codes.
 """

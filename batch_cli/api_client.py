@@ -9,8 +9,9 @@ retried: it almost always means a wrong URL or a stopped API, and the user shoul
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -49,7 +50,8 @@ class ApiClient:
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport
         )
-        self._retry_for_s = retry_for_s
+        self._timeout_s = timeout_s
+        self.retry_for_s = retry_for_s
         self._sleep = sleep
 
     def __enter__(self) -> ApiClient:
@@ -68,13 +70,33 @@ class ApiClient:
             headers["Content-Type"] = JSON
         return self._send("POST", path, content=body, headers=headers)
 
+    @contextlib.contextmanager
+    def stream(self, path: str, headers: dict[str, str], idle_s: float) -> Iterator[httpx.Response]:
+        """A GET whose answer is read as it comes (server-sent events), retried like any other
+        until it is answered 2xx; `idle_s` is how long a read may wait for the next bytes."""
+        timeout = httpx.Timeout(self._timeout_s, read=max(self._timeout_s, idle_s))
+        response = self._request("GET", path, stream=True, headers=headers, timeout=timeout)
+        try:
+            yield response
+        finally:
+            response.close()
+
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + self._retry_for_s
+        return _json_or_none(self._request(method, path, **kwargs))
+
+    def _request(self, method: str, path: str, stream: bool = False, **kwargs: Any):
+        """The answer once it is a success (with `stream`, its body not yet read); an error
+        answer is raised as ApiRefused, after the retries."""
+        deadline = time.monotonic() + self.retry_for_s
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._http.request(method, path, **kwargs)
+                request = self._http.build_request(method, path, **kwargs)
+                response = self._http.send(request, stream=stream)
+                if stream and not response.is_success:
+                    response.read()  # the error's body, then the connection goes back
+                    response.close()
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 raise self._unreachable(
                     f"cannot reach the API at {self.base_url} ({exc})"
@@ -99,10 +121,10 @@ class ApiClient:
                     continue
                 raise _refused(response).with_hint(
                     f"the API kept answering {response.status_code} for"
-                    f" {self._retry_for_s:g} s; try again later (or raise --retry-for)"
+                    f" {self.retry_for_s:g} s; try again later (or raise --retry-for)"
                 )
             if response.is_success:
-                return _json_or_none(response)
+                return response
             raise _refused(response)
 
     @staticmethod

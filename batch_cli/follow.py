@@ -1,5 +1,7 @@
-"""Following a batch by polling `GET /v1/batch/{id}/status` (one cheap read per poll: it asks
-for a page of one essay, so the API looks up the parent and at most one chunk)."""
+"""Following a batch: `submit` behind progress bars, from the batch's event stream
+(batch_cli/events.py); `status --watch` by polling `GET /v1/batch/{id}/status` (one cheap read
+per poll: it asks for a page of one essay, so the API looks up the parent and at most one
+chunk)."""
 
 from __future__ import annotations
 
@@ -25,8 +27,11 @@ from rich.text import Text
 
 from batch_cli.api_client import ApiClient, path_part
 from batch_cli.errors import INTERRUPTED, ApiRefused, CliError
-from batch_cli.render import batch_view, seconds, status_line
+from batch_cli.events import batch_events
+from batch_cli.render import batch_view, status_line
 
+# Final after publishing: what the spellchecked bar counts.
+AFTER_PUBLISHING = ("spellchecked", "spellcheck_failed", "spellcheck_timed_out")
 # A batch in one of these states takes no more essays (a cancelled one's counts may still
 # change until its `finished_at` is set: see `_closed`).
 CLOSED_STATES = frozenset({"completed", "cancelled", "failed"})
@@ -50,7 +55,7 @@ def fetch_status(client: ApiClient, batch_id: str, limit: int | None = 1) -> dic
 
 def progress_bar(console: Console) -> Progress:
     return Progress(
-        TextColumn("{task.description:>9}"),
+        TextColumn("{task.description:>12}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
@@ -93,31 +98,38 @@ def track(
     show_published: bool,
     interval_s: float,
 ) -> dict[str, Any]:
-    """Bars for stored and published essays until the batch is done: closed, or, when it was
-    not triggered, every text stored."""
+    """Bars for essays stored, published and spellchecked (final after publishing: checked,
+    failed or timed out) from the batch's events until it is final or, when it was not
+    triggered, every text is stored. Returns the last status (an event's `data`)."""
     stored = progress.add_task("stored", total=None, note="")
     published: TaskID | None = None
+    spellchecked: TaskID | None = None
     if show_published:
         published = progress.add_task("published", total=None, note="")
-    done = _closed if show_published else _stored
+        spellchecked = progress.add_task("spellchecked", total=None, note="")
     status: dict[str, Any] = {}
     with _stop_following_on_ctrl_c(batch_id):
-        for status in _polls(client, batch_id, interval_s, done):
+        done = None if show_published else _ready
+        for status in batch_events(client, batch_id, done, pause_s=interval_s):
             counts = status["counts"]
             total = counts["total"]
-            stored_so_far = counts["stored"] + counts["published"]
-            progress.update(stored, total=total, completed=stored_so_far, note=status["state"])
-            if published is not None:
-                backlog = _backlog_note(status.get("backlog") or {})
-                progress.update(published, total=total, completed=counts["published"], note=backlog)
+            checked = sum(counts.get(name, 0) for name in AFTER_PUBLISHING)
+            progress.update(
+                stored,
+                total=total,
+                completed=counts["stored"] + counts["published"] + checked,
+                note=status["state"],
+            )
+            if published is not None and spellchecked is not None:
+                backlog = counts["received"] + counts["stored"]
+                progress.update(
+                    published,
+                    total=total,
+                    completed=counts["published"] + checked,
+                    note=f"backlog {backlog}" if backlog else "",
+                )
+                progress.update(spellchecked, total=total, completed=checked)
     return status
-
-
-def _backlog_note(backlog: dict[str, Any]) -> str:
-    if not backlog.get("essays"):
-        return ""
-    age = backlog.get("oldest_age_s")
-    return f"backlog {backlog['essays']}" + (f", oldest {seconds(age)}" if age is not None else "")
 
 
 def watch(client: ApiClient, batch_id: str, console: Console, interval_s: float) -> dict:
@@ -162,9 +174,9 @@ def _closed(status: dict[str, Any]) -> bool:
     return state == "failed" or (state in CLOSED_STATES and status.get("finished_at") is not None)
 
 
-def _stored(status: dict[str, Any]) -> bool:
-    """Every text stored (a batch that was not triggered), or closed."""
-    return status.get("state") == "ready" or _closed(status)
+def _ready(status: dict[str, Any]) -> bool:
+    """Every text stored (a batch that was not triggered); a final one ends the stream."""
+    return status.get("state") == "ready"
 
 
 def unfinished(client: ApiClient, batch_id: str, status: dict[str, Any]) -> list[dict]:

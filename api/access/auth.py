@@ -38,6 +38,12 @@ def _address() -> str:
     return f"addr:{request.remote_addr or 'unknown'}"
 
 
+def requester() -> str:
+    """Whom a per-client limit counts this request against: its client, or while the API is
+    open its address."""
+    return current_client() or _address()
+
+
 def _unauthorized(details: str, *, invalid: bool) -> ApiError:
     # RFC 6750: `error="invalid_token"` only when a credential was sent and refused.
     challenge = f'{REALM}, error="invalid_token"' if invalid else REALM
@@ -113,4 +119,4 @@ def register_access(app: Quart, ring: KeyRing | None, limiter: RateLimiter | Non
                 raise
             g.client = client
         if limiter is not None:
-            _throttle(limiter, client or _address())
+            _throttle(limiter, requester())

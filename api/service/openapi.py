@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api.batches.answers import BatchAccepted, BatchCancelled, BatchStatusAnswer, BatchTriggered
+from api.batches.events import KEEP_ALIVE_S, LAST_EVENT_ID, MEDIA_TYPE, BatchEvent
 from api.batches.pages import (
     MAX_ESSAY_TEXT_BYTES,
     MAX_METADATA_BYTES,
@@ -49,6 +50,7 @@ ANSWER_MODELS: list[type[BaseModel]] = [
     BatchTriggered,
     BatchCancelled,
     BatchStatusAnswer,
+    BatchEvent,
 ]
 
 # Every error the API gives, by status: the name of its reusable response and when it happens.
@@ -77,7 +79,8 @@ ERRORS = {
     415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
     429: (
         "TooManyRequests",
-        "Over this client's rate limit (`RATE_LIMIT_PER_S`); `Retry-After` says when to retry.",
+        "Over this client's rate limit (`RATE_LIMIT_PER_S`), or, for an event stream, as many "
+        "streams open as `MAX_STREAMS_PER_CLIENT`; `Retry-After` says when to retry.",
     ),
     500: ("InternalServerError", "A bug in the API: the body never carries a stack trace."),
     503: (
@@ -220,6 +223,14 @@ def _parameters() -> dict[str, Any]:
             "maxLength": IDEMPOTENCY_MAX_LENGTH,
             "pattern": IDEMPOTENCY_PATTERN,
         },
+    }
+    parameters["LastEventId"] = {
+        "name": LAST_EVENT_ID,
+        "in": "header",
+        "required": False,
+        "description": "The id of the last event the client has (a reconnecting client's): "
+        "only later changes are sent, but a final batch always sends its final event.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
     }
     parameters["Offset"] = _page_parameter("offset", 0, MAX_OFFSET, 0, "First essay of the page.")
     parameters["Limit"] = _page_parameter(
@@ -379,7 +390,48 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 age=True,
             )
         },
+        "/v1/batch/{batch_id}/events": {"get": _events_operation(unavailable)},
     }
+
+
+def _events_operation(unavailable: list[int]) -> dict[str, Any]:
+    operation = _operation(
+        "batchEvents",
+        "A batch's progress as server-sent events, until it is final.",
+        (200, "", "BatchEvent"),
+        [400, 404, *unavailable],
+        tag="batches",
+        parameters=("BatchId", "LastEventId"),
+    )
+    operation["responses"]["200"].update(
+        description=(
+            "A `text/event-stream`: one `status` event per change of the batch, its `id` the "
+            "batch's `version` and its `data` a `BatchEvent` (JSON). The last event has "
+            '`"final": true` (`spellchecked` or `failed`; `completed` or `cancelled` once the '
+            "batch's workflow has closed), then the stream ends; it also ends, without an "
+            "event, when the API stops: reconnect with `Last-Event-ID`. A `: keep-alive` "
+            f"comment comes after {KEEP_ALIVE_S:g} s without a change."
+        ),
+        # Before OpenAPI 3.2 (and its `itemSchema`) an event stream's schema is one event's.
+        content={
+            MEDIA_TYPE: {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "event": {"const": "status"},
+                        "id": {"type": "string", "pattern": "^[0-9]+$"},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": _ref("schemas", "BatchEvent"),
+                        },
+                    },
+                    "required": ["event", "id", "data"],
+                }
+            }
+        },
+    )
+    return operation
 
 
 def _readiness_operation() -> dict[str, Any]:

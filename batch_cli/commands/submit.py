@@ -18,7 +18,6 @@ from batch_cli.options import (
     DEFAULT_API_URL,
     ApiKey,
     ApiUrl,
-    Interval,
     RetryFor,
     Timeout,
     connect,
@@ -49,7 +48,15 @@ def submit(
         int,
         typer.Option(min=1024, help="Most bytes per request (the API's MAX_BATCH_REQUEST_BYTES)."),
     ] = MAX_REQUEST_BYTES,
-    interval: Interval = 1.0,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            min=0.1,
+            help="Seconds before a dropped event stream is opened again (the batch's progress "
+            "comes as the API sends it).",
+        ),
+    ] = 1.0,
     api_url: ApiUrl = DEFAULT_API_URL,
     api_key: ApiKey = None,
     timeout: Timeout = 30.0,
