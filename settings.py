@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api_keys import KeyRing, parse_api_keys
 from codec.keys import parse_payload_keys
+from contracts.essay import Following
 
 # Settings whose values must never appear in a message or a log line.
 SECRET_SETTINGS = frozenset(
@@ -110,6 +111,12 @@ class Settings(BaseSettings):
     # Kafka
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_topic: str = "essay.spellcheck.requested.v1"
+    # The spell checker's results (read by the results consumer) and our batch events.
+    kafka_results_topic: str = "essay.spellcheck.completed.v1"
+    kafka_batch_topic: str = "batch.spellcheck.completed.v1"
+    kafka_results_group: str = "huleedu-orchestrator-results"
+    # The results consumer's Prometheus endpoint (0: off).
+    results_metrics_port: int = Field(default=9102, ge=0, le=65535)
     # True for Apache Kafka; the embedded broker (Tansu) rejects InitProducerId, so `make dev`
     # and the tests set it false.
     kafka_enable_idempotence: bool = True
@@ -135,6 +142,22 @@ class Settings(BaseSettings):
     # batch at chunks that have not reported their end: how soon a workflow terminated in the
     # Temporal UI is noticed by the other side. Each look is a few history events.
     batch_check_s: float = Field(default=300.0, ge=1, le=86_400)
+
+    # Following essays to their spellcheck results (the results consumer's topic below). A
+    # request without a result for SPELLCHECK_TIMEOUT_S is sent again, up to
+    # SPELLCHECK_MAX_REQUESTS requests, then the essay is spellcheck_timed_out; 0 follows no
+    # results (essays end at published, for a spell checker that publishes none). Failed and
+    # timed out essays take a retry for SPELLCHECK_RETRY_WINDOW_S (0: none).
+    spellcheck_timeout_s: float = Field(default=1800.0, ge=1, le=7 * 86_400)
+    spellcheck_max_requests: int = Field(default=3, ge=0, le=20)
+    spellcheck_retry_window_s: float = Field(default=7 * 86_400, ge=0, le=90 * 86_400)
+
+    def following(self) -> Following:
+        return Following(
+            max_requests=self.spellcheck_max_requests,
+            timeout_s=self.spellcheck_timeout_s,
+            retry_window_s=self.spellcheck_retry_window_s,
+        )
 
     # Worker
     worker_graceful_shutdown_s: float = Field(default=10.0, ge=0)

@@ -109,10 +109,11 @@ def build_workers(
     content = ContentActivities(
         http, settings.content_service_url, settings.content_service_concurrency, grace
     )
-    events = EventActivities(publisher, settings.kafka_topic, grace)
+    events = EventActivities(publisher, settings.kafka_topic, grace, settings.kafka_batch_topic)
     batch_activities = [
         content.store_chunk,
         events.publish_chunk,
+        events.publish_batch_event,
         look_at_batch,
         look_at_chunks,
         read_essay_id_hashes,

@@ -1,4 +1,5 @@
-"""Publish the `essay.spellcheck.requested.v1` event."""
+"""Publish the `essay.spellcheck.requested.v1` events, and a batch's
+`batch.spellcheck.completed.v1` event."""
 
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ from activities.kafka import IdempotenceRejected, KafkaPublisher
 from activities.metrics import count_events
 from activities.progress import run_all_heartbeating
 from activities.shutdown import DEFAULT_SHUTDOWN_GRACE, within_shutdown_grace
-from contracts.batch import PUBLISH_CHUNK, PublishChunkInput, PublishChunkResult
+from contracts.batch import (
+    PUBLISH_BATCH_EVENT,
+    PUBLISH_CHUNK,
+    PublishChunkInput,
+    PublishChunkResult,
+)
 from contracts.essay import PUBLISH_SPELLCHECK_REQUESTED, PublishedEvent, PublishEventInput
-from contracts.events import SpellcheckRequestedEvent
+from contracts.events import BATCH_TOPIC, BatchSpellcheckCompletedEvent, SpellcheckRequestedEvent
 from tracing import tracer
 
 BROKER_UNAVAILABLE = "BrokerUnavailable"
@@ -30,10 +36,37 @@ class EventActivities:
         publisher: KafkaPublisher,
         topic: str,
         shutdown_grace: timedelta = DEFAULT_SHUTDOWN_GRACE,
+        batch_topic: str = BATCH_TOPIC,
     ) -> None:
         self._publisher = publisher
         self._topic = topic
         self._shutdown_grace = shutdown_grace
+        self._batch_topic = batch_topic
+
+    @activity.defn(name=PUBLISH_BATCH_EVENT)
+    async def publish_batch_event(self, event: BatchSpellcheckCompletedEvent) -> None:
+        """One acknowledged send; retried by the workflow's policy until the broker has it."""
+        producer = await self._producer()
+        try:
+            await producer.send_and_wait(
+                self._batch_topic, value=event.to_bytes(), key=event.key, headers=event.headers()
+            )
+        except KafkaError as exc:
+            self._publisher.discard(producer)
+            raise ApplicationError(
+                f"the broker did not acknowledge the batch event ({type(exc).__name__})",
+                str(exc),
+                type=BROKER_UNAVAILABLE,
+            ) from None
+        activity.logger.info(
+            "published batch event",
+            extra={
+                "batch_id": event.entity_ref.entity_id,
+                "event_id": str(event.event_id),
+                "round": event.round,
+                "correlation_id": event.system_metadata.correlation_id,
+            },
+        )
 
     @activity.defn(name=PUBLISH_SPELLCHECK_REQUESTED)
     async def publish_event(self, inp: PublishEventInput) -> PublishedEvent:

@@ -14,8 +14,11 @@ COUNT_STATES = ("received", "stored", "published", "failed", "cancelled")
 STATE_STYLES = {
     "completed": "bold green",
     "published": "bold green",
+    "spellchecked": "bold green",
     "cancelled": "bold yellow",
+    "spellcheck_timed_out": "bold yellow",
     "failed": "bold red",
+    "spellcheck_failed": "bold red",
 }
 
 
@@ -125,14 +128,21 @@ def essay_view(status: dict[str, Any]) -> Table:
     return grid
 
 
+SPELLCHECK_OUTCOMES = ("spellchecked", "spellcheck_failed", "spellcheck_timed_out")
+
+
 def summary(status: dict[str, Any], elapsed_s: float) -> Text:
     """One line saying how a followed batch ended."""
     counts = status.get("counts") or {}
     total = counts.get("total", 0)
     line = Text(f"Batch {status.get('batch_id')} ")
     line.append_text(state_text(str(status.get("state"))))
-    line.append(f" after {seconds(elapsed_s)}: {counts.get('published', 0)} of {total} published")
-    for state in ("failed", "cancelled"):
+    # Once results are followed, published essays move on to a spellcheck outcome.
+    out = sum(counts.get(state, 0) for state in ("published", *SPELLCHECK_OUTCOMES))
+    line.append(f" after {seconds(elapsed_s)}: {out} of {total} published")
+    if any(counts.get(state) for state in SPELLCHECK_OUTCOMES):
+        line.append(f", {counts.get('spellchecked', 0)} spellchecked")
+    for state in ("spellcheck_failed", "spellcheck_timed_out", "failed", "cancelled"):
         if counts.get(state):
             line.append(f", {counts[state]} {state}", style=STATE_STYLES[state])
     line.append(".")

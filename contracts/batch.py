@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from contracts.essay import EssayState
-from contracts.events import SpellcheckRequestedEvent
+from contracts.essay import EssayState, Following
+from contracts.events import FinalCounts, SpellcheckRequestedEvent
 
 # Every chunk costs the Temporal server the same handful of workflow tasks, signals and memo
 # writes whatever its size, and those fixed costs were most of the server's CPU in bench B3.
@@ -37,6 +37,7 @@ STATUS_MEMO = "status"
 
 STORE_CHUNK = "store_chunk"
 PUBLISH_CHUNK = "publish_chunk"
+PUBLISH_BATCH_EVENT = "publish_batch_event"
 
 
 class BatchState(StrEnum):
@@ -45,6 +46,7 @@ class BatchState(StrEnum):
     READY = "ready"  # every text stored (or failed); waiting for the trigger
     SPELLCHECK_REQUESTED = "spellcheck_requested"  # triggered; events going out
     COMPLETED = "completed"  # every essay's event published (or the essay failed)
+    SPELLCHECKED = "spellchecked"  # every essay final: spellchecked, failed or timed out
     CANCELLED = "cancelled"
     FAILED = "failed"  # the batch's workflow itself failed or was terminated
 
@@ -55,10 +57,27 @@ class EssayCounts(BaseModel):
     published: int = 0
     failed: int = 0
     cancelled: int = 0
+    spellchecked: int = 0
+    spellcheck_failed: int = 0
+    spellcheck_timed_out: int = 0
 
     @property
     def total(self) -> int:
-        return self.received + self.stored + self.published + self.failed + self.cancelled
+        return sum(getattr(self, name) for name in EssayCounts.model_fields)
+
+    @property
+    def retriable(self) -> int:
+        """Final, and a retry sends them a new request."""
+        return self.spellcheck_failed + self.spellcheck_timed_out
+
+    def final(self) -> FinalCounts:
+        return FinalCounts(
+            spellchecked=self.spellchecked,
+            spellcheck_failed=self.spellcheck_failed,
+            spellcheck_timed_out=self.spellcheck_timed_out,
+            failed=self.failed,
+            cancelled=self.cancelled,
+        )
 
     @property
     def unpublished(self) -> int:
@@ -111,10 +130,30 @@ class ChunkAction(StrEnum):
 
     PUBLISH = "publish"  # triggered: publish every stored essay's event
     CANCEL = "cancel"  # cancelled: publish nothing more; a cancel is final
+    RETRY = "retry"  # a new round: request a spellcheck again for the failed and timed out
+    CLOSE = "close"  # the batch's retry window is over: stop waiting for a retry
+
+
+# The order of EssayCounts' fields in a chunk row (older rows hold the first five).
+_COUNT_FIELDS = (
+    "received",
+    "stored",
+    "published",
+    "failed",
+    "cancelled",
+    "spellchecked",
+    "spellcheck_failed",
+    "spellcheck_timed_out",
+)
 
 
 # A chunk row's one-letter form of the action it was sent.
-_ACTION_LETTERS = {ChunkAction.PUBLISH: "p", ChunkAction.CANCEL: "c"}
+_ACTION_LETTERS = {
+    ChunkAction.PUBLISH: "p",
+    ChunkAction.CANCEL: "c",
+    ChunkAction.RETRY: "r",
+    ChunkAction.CLOSE: "x",
+}
 
 
 class ChunkSummary(BaseModel):
@@ -138,7 +177,7 @@ class ChunkSummary(BaseModel):
             self.key,
             self.accepted_at.timestamp(),
             command,
-            [c.received, c.stored, c.published, c.failed, c.cancelled],
+            [getattr(c, name) for name in _COUNT_FIELDS],
             self.report_seq,
             int(self.done),
         ]
@@ -146,20 +185,13 @@ class ChunkSummary(BaseModel):
     @classmethod
     def from_row(cls, row: list[Any]) -> ChunkSummary:
         number, essay_count, key, accepted, command, counts, seq, done = row
-        received, stored, published, failed, cancelled = counts
         return cls(
             number=number,
             essay_count=essay_count,
             key=key,
             accepted_at=datetime.fromtimestamp(accepted, UTC),
             command_sent=next((a for a, c in _ACTION_LETTERS.items() if c == command), None),
-            counts=EssayCounts(
-                received=received,
-                stored=stored,
-                published=published,
-                failed=failed,
-                cancelled=cancelled,
-            ),
+            counts=EssayCounts(**dict(zip(_COUNT_FIELDS, counts, strict=False))),
             report_seq=seq,
             done=bool(done),
         )
@@ -185,6 +217,12 @@ class BatchRecord(BaseModel):
     chunk_rows: list[list[Any]] = Field(default_factory=list)  # ChunkSummary.to_row() each
     trigger_key: str | None = None  # the Idempotency-Key the trigger came with
     cancel_key: str | None = None
+    retry_key: str | None = None  # the latest retry's
+    retried_essays: int = 0  # how many essays the latest retry sent a new request
+    round: int = 1  # one more for each retry
+    announced_round: int = 0  # the latest round whose batch event the broker acknowledged
+    spellchecked_at: datetime | None = None  # when every essay was last final
+    version: int = 0  # one more for each change of the status (the stream's event ids)
 
 
 class BatchInput(BaseModel):
@@ -199,6 +237,8 @@ class BatchInput(BaseModel):
     # The most essays and pages the batch takes: what it carries grows with its chunks.
     max_essays: int = 100_000
     max_pages: int = 1_000
+    following: Following = Field(default_factory=Following)
+    traceparent: str | None = None  # of the creating request, for the batch event's headers
 
 
 class ChunkReport(BaseModel):
@@ -212,8 +252,8 @@ class ChunkReport(BaseModel):
 
 
 class CloseInput(BaseModel):
-    """A trigger's or a cancel's request: with the client's Idempotency-Key, the same request
-    sent again gets its first answer instead of a 409."""
+    """A trigger's, a cancel's or a retry's request: with the client's Idempotency-Key, the
+    same request sent again gets its first answer instead of a 409."""
 
     idempotency_key: str | None = None
 
@@ -223,6 +263,12 @@ class TriggerResult(BaseModel):
     # The batch as the trigger left it, for the API's cached status answers. None from workers
     # that predate it.
     status: BatchStatus | None = None
+
+
+class RetryResult(BaseModel):
+    essay_count: int  # essays sent a new request
+    round: int
+    status: BatchStatus
 
 
 def essay_id_hash(essay_id: str) -> int:
@@ -269,6 +315,12 @@ class BatchStatus(BaseModel):
     # still gives a repeated request its first answer.
     trigger_key: str | None = None
     cancel_key: str | None = None
+    retry_key: str | None = None
+    round: int = 1
+    spellchecked_at: datetime | None = None
+    # Until when a retry is taken (set once spellchecked with essays to retry).
+    retry_until: datetime | None = None
+    version: int = 0  # which change of the batch this is: the event stream's ids
 
 
 def closed_because(status: BatchStatus) -> str:
@@ -316,6 +368,7 @@ class ChunkHeader(BaseModel):
     owner: str | None = None  # the client whose request started it (None while open)
     # The W3C trace context of the page's request, put on its essays' events' headers.
     traceparent: str | None = None
+    following: Following = Field(default_factory=Following)
 
 
 class ChunkCarried(BaseModel):
@@ -324,6 +377,11 @@ class ChunkCarried(BaseModel):
     essays: list[EssayEntry]
     report_seq: int = 0
     looks_without_batch: int = 0
+    command: ChunkAction | None = None  # set: the chunk was waiting for results
+    requested_at: datetime | None = None  # when its latest requests went out
+    round: int = 1
+    submission: str | None = None  # the first run's id: the event ids' submission
+    ignored: dict[str, int] = Field(default_factory=dict)
 
 
 class ChunkInput(ChunkHeader):
@@ -334,6 +392,7 @@ class ChunkInput(ChunkHeader):
 
 class ChunkCommand(BaseModel):
     action: ChunkAction
+    round: int = 1  # for RETRY: the batch's new round
 
 
 class StoreChunkInput(BaseModel):
@@ -368,8 +427,13 @@ class EssayEntry(BaseModel):
     essay_id: str
     state: EssayState
     text_storage_id: str | None = None
-    event_id: str | None = None  # set once its event is built
-    error: str | None = None
+    event_id: str | None = None  # set once its (latest) event is built
+    error: str | None = None  # why it failed, or why the spell checker could not check it
+    requests: int = 0  # spellcheck requests the broker acknowledged
+    requests_before_round: int = 0  # those sent in earlier rounds (before the latest retry)
+    corrected_text_storage_id: str | None = None
+    corrected_text_path: str | None = None
+    corrections_made: int | None = None
 
 
 class ChunkStatus(BaseModel):
@@ -379,6 +443,8 @@ class ChunkStatus(BaseModel):
     chunk_number: int = 0
     essays: list[EssayEntry]
     chunk_key: str = ""
+    # Results not applied, by why: duplicate, late (the essay was final), stale, unknown.
+    ignored_results: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
     def all_received(cls, batch_id: str, chunk_key: str, essay_ids: list[str]) -> ChunkStatus:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from contracts.events import SpellcheckRequestedEvent
 
@@ -24,6 +24,37 @@ class EssayState(StrEnum):
     PUBLISHED = "published"  # the broker acknowledged the event
     FAILED = "failed"  # a step failed in a way a retry cannot fix
     CANCELLED = "cancelled"  # its batch was cancelled before the event went out
+    SPELLCHECKED = "spellchecked"  # the spell checker's result: corrected text stored
+    SPELLCHECK_FAILED = "spellcheck_failed"  # the spell checker's result: it could not
+    SPELLCHECK_TIMED_OUT = "spellcheck_timed_out"  # no result for any of its requests
+
+
+# States nothing changes any more (but a retry, for the two that name a spellcheck's failure).
+FINAL_STATES = frozenset(
+    {
+        EssayState.FAILED,
+        EssayState.CANCELLED,
+        EssayState.SPELLCHECKED,
+        EssayState.SPELLCHECK_FAILED,
+        EssayState.SPELLCHECK_TIMED_OUT,
+    }
+)
+# Final states a retry (POST .../retry) sends a new request for.
+RETRIABLE_STATES = frozenset({EssayState.SPELLCHECK_FAILED, EssayState.SPELLCHECK_TIMED_OUT})
+
+
+class Following(BaseModel):
+    """How long to wait for spellcheck results, from the API's settings. The defaults (0
+    requests) are those of workflows started before results were followed: they end at
+    `published`, so their histories replay unchanged."""
+
+    max_requests: int = 0  # requests per essay before it is spellcheck_timed_out; 0: not followed
+    timeout_s: float = 1800.0  # without a result this long, the request is sent again
+    retry_window_s: float = 0.0  # how long a finished essay or batch takes a retry
+
+    @property
+    def on(self) -> bool:
+        return self.max_requests > 0
 
 
 class EssayInput(BaseModel):
@@ -38,6 +69,8 @@ class EssayInput(BaseModel):
     accepted_at: datetime | None = None  # the first run's start; the event's timestamp
     # The W3C trace context of the request that brought the essay, put on its event's headers.
     traceparent: str | None = None
+    following: Following = Field(default_factory=Following)
+    resume_requested_at: datetime | None = None  # when the latest request went out
 
 
 class StoreEssayInput(BaseModel):
@@ -78,7 +111,16 @@ class EssayStatus(BaseModel):
     retrying_step: str | None = None
     attempts: int | None = None
     last_error: str | None = None
-    error: str | None = None
+    error: str | None = None  # why it failed, or why the spell checker could not check it
+    # Once published: how many requests went out (a timeout sends request n+1), and the result.
+    requests: int = 0
+    requests_before_round: int = 0  # those sent in earlier rounds (before the latest retry)
+    corrected_text_storage_id: str | None = None
+    corrected_text_path: str | None = None
+    corrections_made: int | None = None
+    round: int = 1  # retries start a new round
+    # Results not applied, by why: duplicate, late (the essay was final), stale, unknown.
+    ignored_results: dict[str, int] = Field(default_factory=dict)
 
 
 EssayInput.model_rebuild()  # it refers to EssayStatus, defined after it

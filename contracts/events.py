@@ -116,15 +116,83 @@ class SpellcheckRequestedEvent(BaseModel):
     def headers(self, traceparent: str | None = None) -> list[tuple[str, bytes]]:
         """HuleEdu's header-first convention: consumers route and deduplicate unparsed; with
         tracing on, the W3C `traceparent` of the request that brought the essay."""
-        headers = [
-            ("event_id", str(self.event_id).encode()),
-            ("event_type", self.event.encode()),
-            ("correlation_id", self.system_metadata.correlation_id.encode()),
-            ("source_service", SOURCE_SERVICE.encode()),
-        ]
-        if traceparent:
-            headers.append(("traceparent", traceparent.encode()))
-        return headers
+        return _headers(self.event_id, self.event, self.system_metadata, traceparent)
+
+
+def _headers(
+    event_id: uuid.UUID, event_type: str, meta: SystemMetadata, traceparent: str | None
+) -> list[tuple[str, bytes]]:
+    headers = [
+        ("event_id", str(event_id).encode()),
+        ("event_type", event_type.encode()),
+        ("correlation_id", meta.correlation_id.encode()),
+        ("source_service", SOURCE_SERVICE.encode()),
+    ]
+    if traceparent:
+        headers.append(("traceparent", traceparent.encode()))
+    return headers
+
+
+BATCH_EVENT_TYPE = "huleedu.batch.spellcheck.completed.v1"
+BATCH_TOPIC = "batch.spellcheck.completed.v1"
+
+
+def batch_event_id_for(batch_id: str, submission: str, round_number: int) -> uuid.UUID:
+    """Fixed per batch submission and round: a retried publish sends the same id."""
+    name = f"{batch_id}/{submission}/{round_number}:{BATCH_TOPIC}"
+    return uuid.uuid5(EVENT_ID_NAMESPACE, name)
+
+
+class BatchEntityRef(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
+
+    entity_id: str
+    entity_type: Literal["batch"] = "batch"
+
+
+class FinalCounts(BaseModel):
+    """How many of the batch's essays ended in each final state."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
+
+    spellchecked: int = 0
+    spellcheck_failed: int = 0
+    spellcheck_timed_out: int = 0
+    failed: int = 0  # never published: the essay itself could not be stored
+    cancelled: int = 0  # never published: the batch was cancelled first
+
+
+class BatchSpellcheckCompletedEvent(BaseModel):
+    """One message per batch and round on `batch.spellcheck.completed.v1`, once every essay
+    of the batch is final."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="BatchSpellcheckCompletedV1",
+        json_schema_serialization_defaults_required=True,
+    )
+
+    event_id: uuid.UUID
+    event: Literal["huleedu.batch.spellcheck.completed.v1"] = BATCH_EVENT_TYPE
+    entity_ref: BatchEntityRef
+    round: int = Field(ge=1)  # 1, then one more for each retry of the batch
+    counts: FinalCounts
+    system_metadata: SystemMetadata
+
+    @property
+    def key(self) -> bytes:
+        return self.entity_ref.entity_id.encode()
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def headers(self, traceparent: str | None = None) -> list[tuple[str, bytes]]:
+        return _headers(self.event_id, self.event, self.system_metadata, traceparent)
 
 
 def json_schema_text() -> str:

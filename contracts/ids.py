@@ -46,7 +46,11 @@ CHUNK_WORKFLOW = "ChunkWorkflow"
 # `BatchId="..."` lists a batch's parent and chunks, `EssayId="..."` a single essay's run.
 BATCH_ID = SearchAttributeKey.for_keyword("BatchId")
 ESSAY_ID = SearchAttributeKey.for_keyword("EssayId")
-SEARCH_ATTRIBUTES = (BATCH_ID, ESSAY_ID)
+# Set to "published" once a followed single essay's request is out: its workflow still runs
+# (waiting for the result) but owes no event, so the backlog does not count it.
+ESSAY_STAGE = SearchAttributeKey.for_keyword("EssayStage")
+PUBLISHED_STAGE = "published"
+SEARCH_ATTRIBUTES = (BATCH_ID, ESSAY_ID, ESSAY_STAGE)
 # The same for the `temporal` CLI (--search-attribute NAME=TYPE): all of ours are keywords.
 SEARCH_ATTRIBUTE_TYPES = {key.name: "Keyword" for key in SEARCH_ATTRIBUTES}
 

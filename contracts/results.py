@@ -15,6 +15,10 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 RESULT_TOPIC = "essay.spellcheck.completed.v1"
+# The signal that brings results to an essay's workflow or its batch chunk, a list at a time.
+RESULTS_SIGNAL = "spellcheck_results"
+# Results in one signal: a chunk's essays, so a chunk's history holds a bounded number of them.
+MAX_RESULTS_PER_SIGNAL = 125
 RESULT_EVENT = "huleedu.essay.spellcheck.completed.v1"
 SUCCESS = "spellchecked_success"
 FAILED = "spellcheck_failed"
@@ -88,6 +92,37 @@ class SpellcheckCompletedEvent(_Tolerant):
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
+
+    def outcome(self) -> SpellcheckOutcome:
+        """What a workflow needs of it, its strings capped."""
+        meta = self.storage_metadata
+        return SpellcheckOutcome(
+            essay_id=self.essay_id,
+            correlation_id=capped(self.system_metadata.correlation_id) or "",
+            success=self.status == SUCCESS,
+            storage_id=capped(self.corrected_storage_id),
+            path=capped(meta.references.corrected_text.path) if meta else None,
+            corrections_made=self.corrections_made,
+            error=self.error,
+        )
+
+
+class SpellcheckOutcome(BaseModel):
+    """One result as a workflow takes it (the signal's item): small, strings capped."""
+
+    essay_id: str
+    correlation_id: str
+    success: bool
+    storage_id: str | None = None
+    path: str | None = None
+    corrections_made: int = 0
+    error: str | None = None
+
+
+class ResultsDelivery(BaseModel):
+    """The results signal's argument: up to MAX_RESULTS_PER_SIGNAL results for one workflow."""
+
+    results: list[SpellcheckOutcome]
 
 
 def parse_result(raw: bytes | None) -> SpellcheckCompletedEvent:

@@ -447,3 +447,8 @@ def get_namespace_retention(
     )
     ttl = json.loads(out)["config"]["workflowExecutionRetentionTtl"]  # e.g. "259200s"
     return timedelta(seconds=float(ttl.removesuffix("s")))
+
+
+def results_argv() -> list[str]:
+    """The results consumer (`python -m results`); run it with cwd=REPO_ROOT."""
+    return [sys.executable, "-m", "results"]

@@ -43,8 +43,8 @@ HELP = """\
     restart NAME    stop, then start
     help            this text
     quit            stop everything (same as Ctrl-C)
-  NAME is one of: temporal, broker, content, spellchecker, worker, api (and codec, with
-  PAYLOAD_KEYS)"""
+  NAME is one of: temporal, broker, content, spellchecker, results, worker, api (and codec,
+  with PAYLOAD_KEYS)"""
 
 
 class Launcher:
@@ -282,7 +282,12 @@ class Launcher:
         say()
         say(f"  Temporal UI   http://{HOST}:{cfg.temporal_ui_port}")
         say(f"  API           http://{HOST}:{cfg.api_port}")
-        for piece, port in (("API", cfg.api_metrics_port), ("worker", cfg.worker_metrics_port)):
+        ports = (
+            ("API", cfg.api_metrics_port),
+            ("worker", cfg.worker_metrics_port),
+            ("results consumer", cfg.settings().results_metrics_port),
+        )
+        for piece, port in ports:
             if port:  # 0 turns an endpoint off
                 say(f"  Metrics       http://{HOST}:{port}/metrics ({piece})")
         say(f"  Retention     {cfg.temporal_retention} on namespace {cfg.namespace!r}")

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from contracts.ids import SEARCH_ATTRIBUTE_TYPES
-from contracts.results import RESULT_TOPIC
 from devstack.components import (
     REPO_ROOT,
     ManagedProcess,
@@ -28,6 +27,7 @@ from devstack.components import (
     create_topic,
     get_namespace_retention,
     port_is_open,
+    results_argv,
     set_namespace_retention,
     spellchecker_argv,
     temporal_dev_argv,
@@ -44,7 +44,7 @@ STOP_TIMEOUT_S = 10.0
 # The worker has no port to wait for: if it survives this long it got past its start-up checks.
 WORKER_GRACE_S = 2.0
 # The codec runs with PAYLOAD_KEYS only.
-NAMES = ("temporal", "broker", "content", "spellchecker", "worker", "api", "codec")
+NAMES = ("temporal", "broker", "content", "spellchecker", "results", "worker", "api", "codec")
 
 
 class ConfigError(ValueError):
@@ -226,13 +226,12 @@ def build_pieces(settings: Settings, layout: Layout) -> list[Piece]:
         reported = await asyncio.to_thread(get_namespace_retention, address, namespace)
         return f"namespace {namespace!r}: retention set to {retention} (server reports {reported})"
 
+    topics = (settings.kafka_topic, settings.kafka_results_topic, settings.kafka_batch_topic)
+
     async def broker_setup() -> str:
-        for topic in (settings.kafka_topic, RESULT_TOPIC):
+        for topic in topics:
             await create_topic(settings.kafka_bootstrap_servers, topic, timeout_s=15)
-        return (
-            f"topics {settings.kafka_topic!r} and {RESULT_TOPIC!r} created "
-            "(the broker is memory-only)"
-        )
+        return f"topics {', '.join(topics)} created (the broker is memory-only)"
 
     # Log lines reach the log files as they are written, not when a buffer fills.
     app_env = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}
@@ -274,8 +273,17 @@ def build_pieces(settings: Settings, layout: Layout) -> list[Piece]:
             "spellchecker",
             # HuleEdu's spell checker stands in: requests in, corrected texts and results out.
             proc("spellchecker", spellchecker_argv(), app_env, niceness=background),
-            f"consumes {settings.kafka_topic}, answers on {RESULT_TOPIC}",
+            f"consumes {settings.kafka_topic}, answers on {settings.kafka_results_topic}",
             (),
+        ),
+        Piece(
+            "results",
+            # Tells the workflows about each result; its metrics show its lag.
+            proc("results", results_argv(), app_env),
+            _with_metrics(
+                f"consumes {settings.kafka_results_topic}", settings.results_metrics_port
+            ),
+            _open(settings.results_metrics_port),
         ),
         Piece(
             "worker",

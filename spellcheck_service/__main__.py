@@ -1,7 +1,7 @@
 """`python -m spellcheck_service`: serve the embedded spell checker until SIGTERM or Ctrl-C.
 
-It reads the settings the worker reads: KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC (the requests)
-and CONTENT_SERVICE_URL, LOG_LEVEL and LOG_FORMAT."""
+It reads the settings the worker reads: KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC (the requests),
+KAFKA_RESULTS_TOPIC (its results), CONTENT_SERVICE_URL, LOG_LEVEL and LOG_FORMAT."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def main() -> None:
             settings.kafka_topic,
             settings.content_service_url,
             stop,
+            settings.kafka_results_topic,
         )
     )
 

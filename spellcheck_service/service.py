@@ -80,7 +80,13 @@ async def result_for(
     )
 
 
-async def serve(bootstrap: str, requests_topic: str, content_url: str, stop: asyncio.Event) -> None:
+async def serve(
+    bootstrap: str,
+    requests_topic: str,
+    content_url: str,
+    stop: asyncio.Event,
+    results_topic: str = RESULT_TOPIC,
+) -> None:
     consumer = AIOKafkaConsumer(
         requests_topic,
         bootstrap_servers=bootstrap,
@@ -98,14 +104,16 @@ async def serve(bootstrap: str, requests_topic: str, content_url: str, stop: asy
                 batches = await consumer.getmany(timeout_ms=500, max_records=50)
                 for partition, records in batches.items():
                     for record in records:
-                        await _answer(record, http, content_url, producer, stop)
+                        await _answer(record, http, content_url, producer, results_topic, stop)
                         await consumer.commit({partition: record.offset + 1})
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def _answer(record, http, content_url, producer, stop: asyncio.Event) -> None:
+async def _answer(
+    record, http, content_url, producer, results_topic: str, stop: asyncio.Event
+) -> None:
     try:
         request = SpellcheckRequestedEvent.model_validate_json(record.value)
     except ValidationError as exc:
@@ -115,7 +123,7 @@ async def _answer(record, http, content_url, producer, stop: asyncio.Event) -> N
         try:
             result = await result_for(request, http, content_url)
             await producer.send_and_wait(
-                RESULT_TOPIC, result.to_bytes(), key=request.key, headers=_headers(request)
+                results_topic, result.to_bytes(), key=request.key, headers=_headers(request)
             )
             log.info(
                 "spellchecked %s: %s, %d corrections",

@@ -4,9 +4,11 @@ Measured from Temporal's visibility store, never from one worker's memory: every
 task queue reports the same figure (aggregate with `max`, not `sum`), a restarted worker reports
 it at once, and essays waiting on no worker at all (all of them down) still count.
 
-- A single essay is owed from its acceptance until its workflow closes (published, or failed:
-  nothing more is owed), so the running EssayWorkflows are the single essays owed, and each
-  one's start time is when it was accepted.
+- A single essay is owed from its acceptance until its event is out (or it failed): its
+  workflow runs until then, and one that follows its result on (waiting for the spell
+  checker) marks itself with the EssayStage search attribute. So the running EssayWorkflows
+  without that mark are the single essays owed, and each one's start time is when it was
+  accepted.
 - A batch's essays are owed once the batch is triggered (before that they wait for the teacher,
   not for us) and until the broker acknowledged them, they failed or the batch was cancelled.
   The parent keeps its counts, its trigger time and its oldest unpublished chunk's acceptance in
@@ -83,7 +85,8 @@ async def measure_backlog(
 async def _single_essays(
     client: Client, task_queue: str, now: datetime
 ) -> tuple[int, datetime | None]:
-    query = _running("EssayWorkflow", task_queue)
+    # Followed essays wait for their results once published: no event is owed for them.
+    query = f"{_running('EssayWorkflow', task_queue)} AND EssayStage IS NULL"
     count = (await client.count_workflows(query)).count
     if not count:
         return 0, None

@@ -147,6 +147,7 @@ def make_settings(
             "activity_heartbeat_timeout_s": 3,
             "content_service_url": content_url(content_store),
             "temporal_task_queue": task_queue,
+            "spellcheck_max_requests": 0,  # no spell checker answers: essays end at published
         }
         values.update(overrides)
         return Settings(**values)

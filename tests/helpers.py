@@ -100,12 +100,23 @@ class TopicReader:
                     f"{len(self.messages)} messages on {self.topic} after {timeout_s:g}s, "
                     f"still waiting for {what}"
                 )
-            batches = await self._consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for r in records:
-                    self.messages.append(
-                        Received(r.key, r.value, {k: v for k, v in r.headers}, r.offset)
-                    )
+            await self._take(200)
+
+    async def read_for(self, seconds: float) -> list[Received]:
+        """Everything that arrives within `seconds`, for a condition on what has arrived."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            await self._take(100)
+        return self.messages
+
+    async def _take(self, timeout_ms: int) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms)
+        for records in batches.values():
+            for r in records:
+                self.messages.append(
+                    Received(r.key, r.value, {k: v for k, v in r.headers}, r.offset)
+                )
 
 
 async def expected_event_ids(

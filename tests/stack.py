@@ -119,10 +119,16 @@ async def running_stack(
         # No fixed ports: other test runs may share the machine.
         "api_metrics_port": 0,
         "worker_metrics_port": 0,
+        # No spell checker answers here: essays end at published. The results tests (and
+        # any test that says so) follow them.
+        "spellcheck_max_requests": 0,
+        "kafka_results_topic": f"essay.spellcheck.completed.v1.{uuid.uuid4().hex[:8]}",
+        "kafka_batch_topic": f"batch.spellcheck.completed.v1.{uuid.uuid4().hex[:8]}",
     }
     settings = Settings(**{**values, **overrides})
     app_env = {**settings.as_env(), "PYTHONUNBUFFERED": "1"}
-    await create_topic(broker.address, settings.kafka_topic)
+    for topic in (settings.kafka_topic, settings.kafka_results_topic, settings.kafka_batch_topic):
+        await create_topic(broker.address, topic)
     log = tmp_path_factory.mktemp("api") / "api.log"
     api = Server(
         ManagedProcess("api", api_argv(), env=app_env, cwd=REPO_ROOT, log_path=log),

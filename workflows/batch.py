@@ -9,12 +9,16 @@ publish or cancel, and while it waits for their final reports it looks at the si
 rather than waited for forever. No timer ever gives up on an assigned chunk: each one exists.
 The history stays bounded: the parent continues-as-new when the server suggests it, carrying
 its small `BatchRecord`.
+
+With results followed (`following.on`), the batch is `completed` once every event is out and
+`spellchecked` once every essay is final; it then publishes its round's batch event and, while
+some essays failed or timed out, takes a `retry` (a new round) until its window is over.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
@@ -24,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         CHUNK_REPORT_SIGNAL,
         FIRST_CHUNK_NUMBER,
         LOOK_AT_CHUNKS,
+        PUBLISH_BATCH_EVENT,
         READ_ESSAY_ID_HASHES,
         STATUS_MEMO,
         AddPageInput,
@@ -42,10 +47,17 @@ with workflow.unsafe.imports_passed_through():
         IdHashes,
         LookAtChunksInput,
         PageAssignment,
+        RetryResult,
         TriggerResult,
         closed_because,
         decode_hashes,
         essay_id_hash,
+    )
+    from contracts.events import (
+        BatchEntityRef,
+        BatchSpellcheckCompletedEvent,
+        SystemMetadata,
+        batch_event_id_for,
     )
     from contracts.ids import BATCH_WORKFLOW, chunk_workflow_id, page_key_of
     from workflows.chunk import ChunkWorkflow
@@ -57,8 +69,9 @@ DUPLICATE_ESSAY = "DuplicateEssay"  # 409: an essay id the batch already has
 EMPTY_BATCH = "EmptyBatch"  # 409: nothing to trigger
 BATCH_CONFLICT = "BatchConflict"  # 409: a create that reuses a batch id for other essays
 BATCH_FULL = "BatchFull"  # 409: the page would take the batch past its essays or pages
+NOT_RETRIABLE = "NotRetriable"  # 409: not spellchecked yet, nothing to retry, or too late
 CONFLICT_ERRORS = frozenset(
-    {BATCH_CLOSED, DUPLICATE_ESSAY, EMPTY_BATCH, BATCH_CONFLICT, BATCH_FULL}
+    {BATCH_CLOSED, DUPLICATE_ESSAY, EMPTY_BATCH, BATCH_CONFLICT, BATCH_FULL, NOT_RETRIABLE}
 )
 # Pages that were refused for what the batch holds: never taken, so their chunks can go.
 NEVER_TAKEN = frozenset({BATCH_CLOSED, DUPLICATE_ESSAY, BATCH_FULL})
@@ -75,6 +88,10 @@ MAX_EARLY_REPORTS = 256
 # and page updates wait for the ids' look.
 LOOK_OPTS = workflow.LocalActivityConfig(
     start_to_close_timeout=timedelta(minutes=2), retry_policy=DURABLE_RETRY
+)
+# One acknowledged send, retried without end: a broker outage delays the batch event only.
+ANNOUNCE_OPTS = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=30), retry_policy=DURABLE_RETRY
 )
 
 
@@ -112,6 +129,28 @@ class BatchWorkflow:
     async def run(self, inp: BatchInput) -> BatchStatus:
         if not self._ids_known:
             await self._read_id_hashes()
+        while True:
+            await self._until_finished()
+            if not self._follows() or self._record.cancelled_at is not None:
+                break
+            if self._record.announced_round < self._record.round:
+                await self._announce()
+            if not self._wait_for_retry():
+                break
+            await workflow.wait_condition(
+                lambda: not self._finished() or self._window_over() or self._should_continue(),
+                timeout=self._record_window_left(),
+            )
+            if self._finished():
+                if self._window_over():
+                    await self._close_waiting_chunks()
+                    break
+                await self._continue_as_new()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._record.finished_at = workflow.now()
+        return self.status()
+
+    async def _until_finished(self) -> None:
         while not self._finished():
             try:
                 await workflow.wait_condition(
@@ -119,7 +158,7 @@ class BatchWorkflow:
                         self._changed
                         or self._finished()
                         or bool(self._commands_due())
-                        or workflow.info().is_continue_as_new_suggested()
+                        or self._should_continue()
                     ),
                     timeout=self._check if self._closing() else None,
                 )
@@ -127,21 +166,121 @@ class BatchWorkflow:
                 await self._look_at_silent_chunks()
             self._write_memo()
             await self._send_commands()
-            if workflow.info().is_continue_as_new_suggested() and not self._finished():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                self._record.chunk_rows = [c.to_row() for c in self._chunks.values()]
-                self._record.chunks = []
-                self._record.client_essay_ids = []
-                self._record.runs += 1
-                workflow.continue_as_new(inp.model_copy(update={"carried": self._record}))
+            if self._should_continue() and not self._finished():
+                await self._continue_as_new()
+        record = self._record
+        if self._follows() and record.cancelled_at is None and record.spellchecked_at is None:
+            self._record.spellchecked_at = workflow.now()
+            self._changed = True
+            self._write_memo()
+
+    @staticmethod
+    def _should_continue() -> bool:
+        return workflow.info().is_continue_as_new_suggested()
+
+    async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
-        self._record.finished_at = workflow.now()
-        return self.status()
+        self._record.chunk_rows = [c.to_row() for c in self._chunks.values()]
+        self._record.chunks = []
+        self._record.client_essay_ids = []
+        self._record.runs += 1
+        workflow.continue_as_new(self._inp.model_copy(update={"carried": self._record}))
+
+    # -- following results: the batch event and retries -----------------------------------------
+
+    def _follows(self) -> bool:
+        return self._inp.following.on
+
+    async def _announce(self) -> None:
+        """Publish this round's batch event (once the broker has it, never again)."""
+        record = self._record
+        event = BatchSpellcheckCompletedEvent(
+            event_id=batch_event_id_for(
+                record.batch_id, workflow.info().first_execution_run_id, record.round
+            ),
+            entity_ref=BatchEntityRef(entity_id=record.batch_id),
+            round=record.round,
+            counts=self._counts().final(),
+            system_metadata=SystemMetadata(
+                timestamp=record.spellchecked_at or workflow.now(),
+                correlation_id=record.correlation_id,
+            ),
+        )
+        await workflow.execute_activity(PUBLISH_BATCH_EVENT, event, **ANNOUNCE_OPTS)
+        record.announced_round = record.round
+        self._changed = True
+        self._write_memo()
+
+    def _wait_for_retry(self) -> bool:
+        """Does the batch now wait for a retry (some essays to retry, and a window)?"""
+        return self._retry_until() is not None and not self._window_over()
+
+    def _retry_until(self) -> datetime | None:
+        if self._record.spellchecked_at is None or not self._counts().retriable:
+            return None
+        window = self._inp.following.retry_window_s
+        if window <= 0:
+            return None
+        return self._record.spellchecked_at + timedelta(seconds=window)
+
+    def _window_over(self) -> bool:
+        until = self._retry_until()
+        return until is None or workflow.now() >= until
+
+    def _record_window_left(self) -> timedelta | None:
+        until = self._retry_until()
+        return None if until is None else max(until - workflow.now(), timedelta(seconds=0))
+
+    async def _close_waiting_chunks(self) -> None:
+        """The window is over: the chunks still holding essays to retry can end."""
+        waiting = [c for c in self._chunks.values() if c.counts.retriable]
+        for start in range(0, len(waiting), MAX_SIGNALS_AT_ONCE):
+            await asyncio.gather(
+                *(
+                    self._send(chunk, ChunkAction.CLOSE)
+                    for chunk in waiting[start : start + MAX_SIGNALS_AT_ONCE]
+                )
+            )
+
+    @workflow.update
+    def retry(self, inp: CloseInput | None = None) -> RetryResult:
+        if not self._repeats(inp, self._record.retry_key):
+            chosen = [c for c in self._chunks.values() if c.counts.retriable]
+            essays = sum(c.counts.retriable for c in chosen)
+            self._record.round += 1
+            self._record.retry_key = inp.idempotency_key if inp else None
+            self._record.spellchecked_at = None
+            self._record.retried_essays = essays
+            for chunk in chosen:
+                chunk.done = False
+                chunk.command_sent = None
+            self._changed = True
+        return RetryResult(
+            essay_count=self._record.retried_essays, round=self._record.round, status=self.status()
+        )
+
+    @retry.validator
+    def _check_retry(self, inp: CloseInput | None = None) -> None:
+        if self._repeats(inp, self._record.retry_key):
+            return
+        status = self.status()
+        if status.state != BatchState.SPELLCHECKED:
+            raise ApplicationError(
+                f"the batch is {status.state.value}: only a spellchecked batch is retried",
+                type=NOT_RETRIABLE,
+            )
+        if not status.counts.retriable:
+            raise ApplicationError(
+                "no essay of the batch failed its spellcheck or timed out", type=NOT_RETRIABLE
+            )
+        if self._window_over():
+            raise ApplicationError("the batch's retry window is over", type=NOT_RETRIABLE)
 
     def _write_memo(self) -> None:
         """The status, as of this workflow task, in the memo: the API reads it from the server
         without waiting on a worker, which under load answers queries only after seconds."""
         if self._changed:
+            self._record.version += 1
             workflow.upsert_memo({STATUS_MEMO: self.status()})
             self._changed = False
 
@@ -301,6 +440,8 @@ class BatchWorkflow:
         """What every assigned chunk must be told now, if anything."""
         if self._record.cancelled_at is not None:
             return ChunkAction.CANCEL
+        if self._record.round > 1:
+            return ChunkAction.RETRY  # only the chunks a retry chose are not done
         if self._record.triggered_at is not None:
             return ChunkAction.PUBLISH
         return None
@@ -327,7 +468,9 @@ class BatchWorkflow:
             ChunkWorkflow.run, chunk_workflow_id(self._record.batch_id, chunk.key)
         )
         try:
-            await handle.signal(ChunkWorkflow.command, ChunkCommand(action=command))
+            await handle.signal(
+                ChunkWorkflow.command, ChunkCommand(action=command, round=self._record.round)
+            )
         except FailureError as exc:
             # Closed: its final report is on the way, or it was closed by an operator.
             workflow.logger.warning("could not signal chunk %s: %s", chunk.number, exc)
@@ -376,7 +519,11 @@ class BatchWorkflow:
         if self._record.cancelled_at is not None:
             return BatchState.CANCELLED
         if self._record.triggered_at is not None:
-            return BatchState.COMPLETED if self._finished() else BatchState.SPELLCHECK_REQUESTED
+            if self._finished():
+                return BatchState.SPELLCHECKED if self._follows() else BatchState.COMPLETED
+            if self._follows() and not counts.unpublished:
+                return BatchState.COMPLETED
+            return BatchState.SPELLCHECK_REQUESTED
         if not self._chunks:
             return BatchState.CREATED
         return BatchState.STORING if counts.received else BatchState.READY
@@ -404,6 +551,12 @@ class BatchWorkflow:
             runs=self._record.runs,
             trigger_key=self._record.trigger_key,
             cancel_key=self._record.cancel_key,
+            retry_key=self._record.retry_key,
+            round=self._record.round,
+            spellchecked_at=self._record.spellchecked_at,
+            retry_until=self._retry_until() if self._state() == BatchState.SPELLCHECKED else None,
+            # A change not yet in the memo is the next version: the memo will carry this number.
+            version=self._record.version + int(self._changed),
         )
 
 

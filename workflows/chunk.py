@@ -10,11 +10,19 @@ the Temporal UI, failed) or a batch that closed without it, and settles its essa
 Both activities return partial progress instead of failing when some essays got through, so
 the workflow always knows exactly which essays are stored and which events the broker
 acknowledged, even when it is cancelled halfway.
+
+Once its events are out it follows its essays to their spellcheck results (the results
+consumer signals them, a list at a time): a request without a result for `following.timeout_s`
+is sent again as request n+1, up to `following.max_requests`, then the essay is timed out. Its
+essays that failed or timed out wait `following.retry_window_s` for the batch's retry.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -40,10 +48,12 @@ with workflow.unsafe.imports_passed_through():
         StoreChunkInput,
         StoreChunkResult,
     )
-    from contracts.essay import EssayState
+    from contracts.essay import RETRIABLE_STATES, EssayState
     from contracts.events import SpellcheckRequestedEvent
     from contracts.ids import CHUNK_WORKFLOW, batch_workflow_id
+    from contracts.results import RESULTS_SIGNAL, ResultsDelivery
     from workflows.policies import DURABLE_RETRY
+    from workflows.results import UNKNOWN, apply_result, log_ignored
 
 # A chunk's activities work for many seconds: they heartbeat, so a killed worker is noticed
 # after the input's heartbeat timeout rather than at the start-to-close timeout. When the batch
@@ -57,6 +67,8 @@ CHUNK_ACTIVITY_OPTS = workflow.ActivityConfig(
 # answers only once the batch has taken the page), and a client retries for less.
 NO_BATCH_GIVE_UP = timedelta(days=7)
 # One describe of the parent; retried without end, as a Temporal outage may last.
+# While results come in, how often the chunk reports them (its memo, and the parent's counts).
+REPORT_EVERY = timedelta(seconds=3)
 LOOK_OPTS = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30), retry_policy=DURABLE_RETRY
 )
@@ -73,19 +85,32 @@ class ChunkWorkflow:
     def __init__(self, inp: ChunkHeader) -> None:
         self._inp = inp
         self._looks_without_batch = 0
+        self._command: ChunkAction | None = None
+        self._requested_at: datetime | None = None
+        self._round = 1
+        self._submission = workflow.info().first_execution_run_id
+        self._ignored: Counter[str] = Counter()
         if inp.carried is not None:
-            self._essays = {e.essay_id: e for e in inp.carried.essays}
-            self._report_seq = inp.carried.report_seq
-            self._looks_without_batch = inp.carried.looks_without_batch
+            carried = inp.carried
+            self._essays = {e.essay_id: e for e in carried.essays}
+            self._report_seq = carried.report_seq
+            self._looks_without_batch = carried.looks_without_batch
+            self._command = carried.command
+            self._requested_at = carried.requested_at
+            self._round = carried.round
+            self._submission = carried.submission or self._submission
+            self._ignored.update(carried.ignored)
         else:
             start = ChunkStatus.all_received(
                 inp.batch_id, inp.chunk_key, [e.essay_id for e in inp.essays]
             )
             self._essays = {e.essay_id: e for e in start.essays}
             self._report_seq = 0
-        self._command: ChunkAction | None = None
         self._reported = False  # the parent got our latest counts
         self._settled_because = ""  # why the essays still owed an event were cancelled
+        self._results_changed = False  # a result was taken since the last report
+        self._retry_round = self._round  # the latest round the batch asked for
+        self._close = False  # the batch's retry window is over
 
     @workflow.run
     async def run(self, inp: ChunkHeader) -> ChunkStatus:
@@ -93,20 +118,41 @@ class ChunkWorkflow:
             await self._report()
             await self._store()
             await self._report()
-        await self._wait_for_command()
-        if self._command == ChunkAction.PUBLISH:
-            await self._publish()
-        for entry in self._essays.values():
-            if entry.state in (EssayState.RECEIVED, EssayState.STORED):
-                entry.state = EssayState.CANCELLED
-                entry.error = self._settled_because or None
+        following = inp.carried is not None and inp.carried.command is not None
+        if not following:
+            await self._wait_for_command()
+            if self._command == ChunkAction.PUBLISH:
+                await self._publish()
+            for entry in self._essays.values():
+                if entry.state in (EssayState.RECEIVED, EssayState.STORED):
+                    entry.state = EssayState.CANCELLED
+                    entry.error = self._settled_because or None
+        if inp.following.on:
+            await self._follow()
         await self._report(done=True)
         return self.status()
 
     @workflow.signal
     def command(self, command: ChunkCommand) -> None:
-        if self._command != ChunkAction.CANCEL:  # a cancel is final
+        if command.action == ChunkAction.RETRY:
+            self._retry_round = max(self._retry_round, command.round)
+        elif command.action == ChunkAction.CLOSE:
+            self._close = True
+        elif self._command != ChunkAction.CANCEL:  # a cancel is final
             self._command = command.action
+
+    @workflow.signal(name=RESULTS_SIGNAL)
+    def spellcheck_results(self, delivery: ResultsDelivery) -> None:
+        for result in delivery.results:
+            entry = self._essays.get(result.essay_id)
+            ignored = (
+                UNKNOWN if entry is None else apply_result(entry, result, self._inp.correlation_id)
+            )
+            if ignored is None:
+                self._results_changed = True
+            else:
+                self._ignored[ignored] += 1
+                log_ignored(ignored, result, workflow.info().workflow_id)
 
     @workflow.query
     def status(self) -> ChunkStatus:
@@ -114,6 +160,7 @@ class ChunkWorkflow:
             batch_id=self._inp.batch_id,
             chunk_key=self._inp.chunk_key,
             essays=list(self._essays.values()),
+            ignored_results=dict(self._ignored),
         )
 
     # -- waiting for the batch ----------------------------------------------------------------
@@ -164,8 +211,8 @@ class ChunkWorkflow:
             self._command = ChunkAction.CANCEL
 
     def _continue_as_new(self) -> None:
-        """A long wait, with a look every few minutes, grows the history: start afresh. The
-        texts are stored by now, so the new run's input carries states only."""
+        """A long wait, with a look every few minutes or results coming in, grows the history:
+        start afresh. The texts are stored by now, so the new run's input carries states only."""
         workflow.continue_as_new(
             ChunkHeader(
                 batch_id=self._inp.batch_id,
@@ -178,10 +225,123 @@ class ChunkWorkflow:
                     essays=list(self._essays.values()),
                     report_seq=self._report_seq,
                     looks_without_batch=self._looks_without_batch,
+                    command=self._command,
+                    requested_at=self._requested_at,
+                    round=self._round,
+                    submission=self._submission,
+                    ignored=dict(self._ignored),
                 ),
                 owner=self._inp.owner,
+                traceparent=self._inp.traceparent,
+                following=self._inp.following,
             )
         )
+
+    # -- following the essays to their results ------------------------------------------------
+
+    def _awaiting(self) -> list[str]:
+        return [e for e, entry in self._essays.items() if entry.state == EssayState.PUBLISHED]
+
+    async def _follow(self) -> None:
+        """Until every essay is final; then, while some failed or timed out, wait for the
+        batch's retry (a new round) until its window is over."""
+        following = self._inp.following
+        while not self._cancelled():
+            await self._await_results()
+            if not any(e.state in RETRIABLE_STATES for e in self._essays.values()):
+                return
+            if following.retry_window_s <= 0 or self._close:
+                return
+            await self._report(done=True)
+            if not await self._wait_for_retry():
+                return
+            self._round = self._retry_round
+            retried = [e for e in self._essays.values() if e.state in RETRIABLE_STATES]
+            for entry in retried:
+                entry.state = EssayState.PUBLISHED  # owed a result again, once re-requested
+                entry.requests_before_round = entry.requests
+            await self._send_requests({e.essay_id: e.requests + 1 for e in retried})
+
+    async def _await_results(self) -> None:
+        """Until no essay waits for a result: request again what waited `timeout_s`. Results
+        are reported (memo and parent) at most every REPORT_EVERY, not one signal at a time,
+        so a chunk's history holds a handful of reports however its results trickle in."""
+        timeout = timedelta(seconds=self._inp.following.timeout_s)
+        report_at: list[datetime] = []  # when the results taken since the last report go out
+        while self._awaiting() and not self._cancelled():
+            due = (self._requested_at or workflow.now()) + timeout
+            if self._results_changed and not report_at:
+                report_at.append(workflow.now() + REPORT_EVERY)
+            await self._wait(
+                lambda: not self._awaiting() or (self._results_changed and not report_at),
+                until=min([due, *report_at]),
+            )
+            if report_at and (workflow.now() >= report_at[0] or not self._awaiting()):
+                report_at.clear()
+                self._results_changed = False
+                await self._report()
+            if self._awaiting() and workflow.now() >= due:
+                await self._request_again()
+        if self._results_changed:
+            self._results_changed = False
+            await self._report()
+
+    async def _wait(self, done: Callable[[], bool], until: datetime) -> None:
+        """Until `done`, a cancel, or `until`; continues-as-new when suggested."""
+        left = (until - workflow.now()).total_seconds()
+        if left > 0:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: (
+                        done()
+                        or self._cancelled()
+                        or workflow.info().is_continue_as_new_suggested()
+                    ),
+                    timeout=timedelta(seconds=left),
+                )
+        if workflow.info().is_continue_as_new_suggested() and not done():
+            if self._results_changed:
+                await self._report()
+            self._continue_as_new()
+
+    async def _request_again(self) -> None:
+        """No result within the timeout: request n+1, or timed out after the last request."""
+        again: dict[str, int] = {}
+        for essay_id in self._awaiting():
+            entry = self._essays[essay_id]
+            if entry.requests - entry.requests_before_round >= self._inp.following.max_requests:
+                entry.state = EssayState.SPELLCHECK_TIMED_OUT
+                entry.error = f"no spellcheck result for {entry.requests} requests"
+            else:
+                again[essay_id] = entry.requests + 1
+        await self._send_requests(again)
+        await self._report()
+
+    async def _wait_for_retry(self) -> bool:
+        """True when the batch asked for a new round; False when its window is over (the
+        batch said so, or it is gone once the window has passed)."""
+        window = timedelta(seconds=self._inp.following.retry_window_s)
+        until = workflow.now() + window
+        while True:
+            await self._wait(lambda: self._retry_round > self._round or self._close, until=until)
+            if self._retry_round > self._round:
+                return True
+            if self._close or self._cancelled():
+                return False
+            if workflow.now() >= until:
+                look: BatchLook = await workflow.execute_activity(
+                    LOOK_AT_BATCH,
+                    LookAtBatchInput(
+                        batch_id=self._inp.batch_id,
+                        chunk_key=self._inp.chunk_key,
+                        owner=self._inp.owner,
+                    ),
+                    result_type=BatchLook,
+                    **LOOK_OPTS,
+                )
+                if not look.running:
+                    return False
+                until = workflow.now() + timedelta(seconds=self._inp.batch_check_s)
 
     # -- storing and publishing ---------------------------------------------------------------
 
@@ -198,7 +358,7 @@ class ChunkWorkflow:
                         chunk_number=self._inp.chunk_number,
                         correlation_id=self._inp.correlation_id,
                         essay_ids=todo,
-                        submission=workflow.info().first_execution_run_id,
+                        submission=self._submission,
                     ),
                     result_type=StoreChunkResult,
                     **CHUNK_ACTIVITY_OPTS,
@@ -215,22 +375,32 @@ class ChunkWorkflow:
                 self._essays[essay_id].error = error
 
     async def _publish(self) -> None:
-        # Built once, so every retry sends byte-identical events (same id, same timestamp).
+        await self._send_requests(
+            {e.essay_id: 1 for e in self._essays.values() if e.state == EssayState.STORED}
+        )
+
+    async def _send_requests(self, requests: dict[str, int]) -> None:
+        """Publish request number `requests[essay]` for each essay until the broker has them
+        all (or the batch is cancelled). Built once, so every retry of the send is
+        byte-identical (same id, same timestamp)."""
+        if not requests:
+            return
         now = workflow.now()
         events = {
-            e.essay_id: SpellcheckRequestedEvent.for_essay(
-                essay_id=e.essay_id,
-                text_storage_id=e.text_storage_id or "",
+            essay_id: SpellcheckRequestedEvent.for_essay(
+                essay_id=essay_id,
+                text_storage_id=self._essays[essay_id].text_storage_id or "",
                 correlation_id=self._inp.correlation_id,
                 timestamp=now,
-                submission=workflow.info().first_execution_run_id,
+                submission=self._submission,
                 batch_id=self._inp.batch_id,
+                request=number,
             )
-            for e in self._essays.values()
-            if e.state == EssayState.STORED
+            for essay_id, number in requests.items()
         }
         for essay_id, event in events.items():
             self._essays[essay_id].event_id = str(event.event_id)
+        self._requested_at = now
         while events and not self._cancelled():
             result = await self._until_done_or_cancelled(
                 workflow.start_activity(
@@ -246,7 +416,10 @@ class ChunkWorkflow:
             if result is None:
                 return
             for essay_id in result.published:
-                self._essays[essay_id].state = EssayState.PUBLISHED
+                entry = self._essays[essay_id]
+                entry.requests = requests[essay_id]
+                if entry.state == EssayState.STORED:  # a fast result may have come first
+                    entry.state = EssayState.PUBLISHED
                 events.pop(essay_id, None)
 
     async def _until_done_or_cancelled(

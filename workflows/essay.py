@@ -6,11 +6,18 @@ essay's latency needs. Each local activity makes one attempt; the retry loop is 
 with durable timers and the same capped backoff as DURABLE_RETRY, so the status query can show
 the step being retried, its attempt count and its last error. A long outage continues-as-new
 when the server suggests it, so the history stays bounded however long a dependency is down.
+
+With results followed (`following.on`), the published essay waits for its spellcheck result
+(the results consumer's signal): without one for `following.timeout_s` it is requested again as
+request n+1, up to `following.max_requests`, then it is `spellcheck_timed_out`. A failed or
+timed out essay takes a `retry` (a new request) for `following.retry_window_s`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
@@ -18,8 +25,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from contracts.batch import CloseInput
     from contracts.essay import (
         PUBLISH_SPELLCHECK_REQUESTED,
+        RETRIABLE_STATES,
         STORE_ESSAY,
         EssayInput,
         EssayState,
@@ -29,9 +38,14 @@ with workflow.unsafe.imports_passed_through():
         StoredEssay,
         StoreEssayInput,
     )
-    from contracts.events import SpellcheckRequestedEvent
-    from contracts.ids import ESSAY_WORKFLOW
+    from contracts.events import SpellcheckRequestedEvent, event_id_for
+    from contracts.ids import ESSAY_STAGE, ESSAY_WORKFLOW, PUBLISHED_STAGE
+    from contracts.results import RESULTS_SIGNAL, ResultsDelivery
     from workflows.policies import backoff
+    from workflows.results import UNKNOWN, apply_result, log_ignored
+
+# 409 from the API: a retry of an essay that is not failed or timed out, or too late.
+NOT_RETRIABLE = "NotRetriable"
 
 T = TypeVar("T")
 
@@ -59,6 +73,9 @@ class EssayWorkflow:
         self._accepted_at = inp.accepted_at or workflow.info().workflow_start_time
         # This acceptance of the essay: its event id and its store's idempotency key.
         self._submission = workflow.info().first_execution_run_id
+        self._requested_at: datetime | None = inp.resume_requested_at
+        self._retry_key: str | None = None
+        self._retried = False
 
     @workflow.run
     async def run(self, inp: EssayInput) -> EssayStatus:
@@ -79,15 +96,28 @@ class EssayWorkflow:
             self._status.text_storage_id = stored.storage_id
             workflow.logger.info("essay stored", extra=log_extra)
 
-        if self._event is None:
+        if self._status.state == EssayState.STORED:
+            await self._request(inp, self._status.requests + 1)
+            workflow.logger.info("essay published", extra=log_extra)
+        if inp.following.on:
+            workflow.upsert_search_attributes([ESSAY_STAGE.value_set(PUBLISHED_STAGE)])
+            await self._follow(inp)
+        return self._status
+
+    async def _request(self, inp: EssayInput, number: int) -> None:
+        """Publish request `number` until the broker has it."""
+        wanted = event_id_for(inp.essay_id, None, self._submission, number)
+        if self._event is None or self._event.event_id != wanted:
             # Built once (and carried across continue-as-new), so every retry sends the same
-            # bytes; built again only after a lost workflow task, from the same inputs.
+            # bytes; built again only after a lost workflow task, from the same inputs. The
+            # first request's timestamp is the acceptance; a later one's, when it is sent.
             self._event = SpellcheckRequestedEvent.for_essay(
                 essay_id=inp.essay_id,
                 text_storage_id=self._status.text_storage_id or "",
                 correlation_id=inp.correlation_id,
-                timestamp=self._accepted_at,
+                timestamp=self._accepted_at if number == 1 else workflow.now(),
                 submission=self._submission,
+                request=number,
             )
             self._status.event_id = str(self._event.event_id)
         await self._step(
@@ -96,9 +126,92 @@ class EssayWorkflow:
             PublishedEvent,
             PublishEventInput(event=self._event, traceparent=inp.traceparent),
         )
-        self._status.state = EssayState.PUBLISHED
-        workflow.logger.info("essay published", extra=log_extra)
+        self._status.requests = number
+        self._requested_at = workflow.now()
+        if self._status.state in (EssayState.STORED, EssayState.PUBLISHED):
+            self._status.state = EssayState.PUBLISHED  # a fast result may have come first
+
+    # -- following the essay to its result ------------------------------------------------------
+
+    async def _follow(self, inp: EssayInput) -> None:
+        following = inp.following
+        while True:
+            while self._status.state == EssayState.PUBLISHED:
+                due = (self._requested_at or workflow.now()) + timedelta(
+                    seconds=following.timeout_s
+                )
+                await self._wait(inp, lambda: self._status.state != EssayState.PUBLISHED, due)
+                if self._status.state != EssayState.PUBLISHED or workflow.now() < due:
+                    continue
+                status = self._status
+                if status.requests - status.requests_before_round >= following.max_requests:
+                    self._status.state = EssayState.SPELLCHECK_TIMED_OUT
+                    self._status.error = (
+                        f"no spellcheck result for {self._status.requests} requests"
+                    )
+                else:
+                    await self._request(inp, self._status.requests + 1)
+            if self._status.state not in RETRIABLE_STATES or following.retry_window_s <= 0:
+                return
+            until = (self._requested_at or workflow.now()) + timedelta(
+                seconds=following.timeout_s + following.retry_window_s
+            )
+            await self._wait(inp, lambda: self._retried, until)
+            if not self._retried:
+                return
+            self._retried = False
+            self._status.round += 1
+            self._status.requests_before_round = self._status.requests
+            self._status.state = EssayState.PUBLISHED
+            self._status.error = None
+            await self._request(inp, self._status.requests + 1)
+
+    async def _wait(self, inp: EssayInput, done: Callable[[], bool], until: datetime) -> None:
+        """Until `done` or `until`; continues-as-new when the server suggests it."""
+        left = (until - workflow.now()).total_seconds()
+        if left > 0:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: done() or workflow.info().is_continue_as_new_suggested(),
+                    timeout=timedelta(seconds=left),
+                )
+        if workflow.info().is_continue_as_new_suggested() and not done():
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            self._continue_as_new(inp)
+
+    @workflow.signal(name=RESULTS_SIGNAL)
+    def spellcheck_results(self, delivery: ResultsDelivery) -> None:
+        for result in delivery.results:
+            ignored = (
+                UNKNOWN
+                if result.essay_id != self._status.essay_id
+                else apply_result(self._status, result, self._status.correlation_id)
+            )
+            if ignored is not None:
+                self._status.ignored_results[ignored] = (
+                    self._status.ignored_results.get(ignored, 0) + 1
+                )
+                log_ignored(ignored, result, workflow.info().workflow_id)
+
+    @workflow.update
+    def retry(self, inp: CloseInput | None = None) -> EssayStatus:
+        key = inp.idempotency_key if inp else None
+        if not (key is not None and key == self._retry_key):
+            self._retry_key = key
+            self._retried = True
         return self._status
+
+    @retry.validator
+    def _check_retry(self, inp: CloseInput | None = None) -> None:
+        key = inp.idempotency_key if inp else None
+        if key is not None and key == self._retry_key:
+            return
+        if self._status.state not in RETRIABLE_STATES or self._retried:
+            raise ApplicationError(
+                f"the essay is {self._status.state.value}: only an essay whose spellcheck "
+                "failed or timed out is retried",
+                type=NOT_RETRIABLE,
+            )
 
     async def _step(self, inp: EssayInput, name: str, result_type: type[T], arg: Any) -> T:
         """Run the activity `name` until it succeeds; fail the essay on an error no retry can
@@ -146,6 +259,8 @@ class EssayWorkflow:
                 resume_event=self._event,
                 accepted_at=self._accepted_at,
                 traceparent=inp.traceparent,
+                following=inp.following,
+                resume_requested_at=self._requested_at,
             )
         )
 

@@ -44,6 +44,14 @@ class BatchTriggered(Answer):
     status_url: str
 
 
+class BatchRetried(Answer):
+    batch_id: str
+    message: Literal["Spellcheck requested again"] = "Spellcheck requested again"
+    essay_count: int = Field(description="essays sent a new request")
+    round: int = Field(description="the batch's round: 1, then one more per retry")
+    status_url: str
+
+
 class BatchCancelled(Answer):
     batch_id: str
     message: str = "Batch cancelled: outstanding essays will not be published"
@@ -53,9 +61,12 @@ class BatchCancelled(Answer):
 class BatchCounts(Answer):
     received: int
     stored: int
-    published: int
+    published: int = Field(description="published, waiting for a spellcheck result")
     failed: int
     cancelled: int
+    spellchecked: int = 0
+    spellcheck_failed: int = 0
+    spellcheck_timed_out: int = 0
     total: int
 
     @classmethod
@@ -84,10 +95,16 @@ class BatchEssay(Answer):
     retrying_step: str | None = Field(None, description="the step being retried, if one is")
     attempts: int | None = None
     last_error: str | None = None
+    requests: int = Field(0, description="spellcheck requests sent (a timeout sends another)")
+    corrected_text_storage_id: str | None = Field(
+        None, description="once spellchecked: the corrected text in the Content Service"
+    )
+    corrected_text_path: str | None = None
+    corrections_made: int | None = None
 
     @classmethod
     def of(cls, essay: EssayEntry) -> BatchEssay:
-        return cls(**essay.model_dump())
+        return cls(**essay.model_dump(include=set(cls.model_fields)))
 
 
 class EssayPage(Answer):
@@ -116,6 +133,12 @@ class BatchStatusAnswer(Answer):
     finished_at: Timestamp | None
     essays: EssayPage
     workflow_runs: int = Field(description="runs of the batch's workflow (continue-as-new)")
+    round: int = Field(1, description="1, then one more for each retry")
+    spellchecked_at: Timestamp | None = None
+    retry_until: Timestamp | None = Field(
+        None, description="while spellchecked with essays to retry: until when a retry is taken"
+    )
+    version: int = Field(0, description="which change of the batch this is (the stream's ids)")
 
     @classmethod
     def of(cls, status: BatchStatus, essays: EssayPage) -> BatchStatusAnswer:
@@ -133,4 +156,8 @@ class BatchStatusAnswer(Answer):
             finished_at=status.finished_at,
             essays=essays,
             workflow_runs=status.runs,
+            round=status.round,
+            spellchecked_at=status.spellchecked_at,
+            retry_until=status.retry_until,
+            version=status.version,
         )

@@ -28,7 +28,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.access.auth import current_client
 from api.access.owners import id_in_use, is_ours, owner_memo, scoped
-from api.batches.answers import BatchAccepted, BatchCancelled, BatchTriggered, status_url
+from api.batches.answers import (
+    BatchAccepted,
+    BatchCancelled,
+    BatchRetried,
+    BatchTriggered,
+    status_url,
+)
 from api.batches.pages import BatchIn, Page, PageIn, digest, plan_page
 from api.batches.paging import DEFAULT_LIMIT, page_params
 from api.batches.status import (
@@ -139,6 +145,8 @@ async def _create(body: BatchIn, batch_id: str) -> tuple[dict, int, dict]:
             batch_check_s=settings().batch_check_s,
             max_essays=settings().max_batch_total_essays,
             max_pages=settings().max_batch_pages,
+            following=settings().following(),
+            traceparent=current_traceparent(),
         ),
         id=batch_workflow_id(batch_id),
         task_queue=settings().batch_task_queue,
@@ -236,6 +244,28 @@ async def trigger(batch_id: str):
     log.info("batch triggered", extra={"essays": result.essay_count})
     answer = BatchTriggered(
         batch_id=batch_id, essay_count=result.essay_count, status_url=status_url(batch_id)
+    )
+    return answer.body(), 202
+
+
+@batches.post("/v1/batch/<batch_id>/retry")
+async def retry(batch_id: str):
+    check_id("batch_id", batch_id)
+    await _check_owner(batch_id)
+    result = await _close(
+        batch_id,
+        lambda: parent_handle(batch_id).execute_update(
+            BatchWorkflow.retry, _close_input(), rpc_timeout=rpc_timeout()
+        ),
+        lambda result: result.status,
+        lambda status: None,  # a closed batch's window is over: nothing to retry
+    )
+    log.info("batch retried", extra={"essays": result.essay_count, "round": result.round})
+    answer = BatchRetried(
+        batch_id=batch_id,
+        essay_count=result.essay_count,
+        round=result.round,
+        status_url=status_url(batch_id),
     )
     return answer.body(), 202
 
@@ -424,6 +454,7 @@ async def _start_chunks(
                     batch_check_s=settings().batch_check_s,
                     owner=owner,
                     traceparent=current_traceparent(),
+                    following=settings().following(),
                 ),
                 id=chunk_workflow_id(batch_id, key),
                 task_queue=settings().batch_task_queue,

@@ -1,4 +1,5 @@
-"""Single essays: `POST /v1/trigger-spellcheck` and `GET /v1/essays/<essay_id>/status`."""
+"""Single essays: `POST /v1/trigger-spellcheck`, `GET /v1/essays/<essay_id>/status` and
+`POST /v1/essays/<essay_id>/retry`."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import logging
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint
-from temporalio.client import WorkflowHandle
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
-from api.access.owners import id_in_use, is_ours, owner_memo, scoped
+from api.access.owners import describe_owned, id_in_use, is_ours, owner_memo, scoped
 from api.essays.start import start_essay_workflow, text_digest
 from api.essays.status import essay_status
 from api.http.answers import Answer
@@ -20,9 +22,10 @@ from api.http.correlation import current_correlation_id
 from api.http.errors import ApiError
 from api.http.idempotency import idempotency_key
 from api.temporal import rpc_timeout, settings, temporal
+from contracts.batch import CloseInput
 from contracts.ids import ESSAY_WORKFLOW, essay_workflow_id
 from logging_setup import bind_log_context
-from workflows.essay import EssayWorkflow
+from workflows.essay import NOT_RETRIABLE, EssayWorkflow
 
 essays = Blueprint("essays", __name__)
 log = logging.getLogger(__name__)
@@ -73,6 +76,7 @@ async def trigger_spellcheck():
             correlation_id=correlation_id,
             extra_memo=owner_memo(),
             rpc_timeout=rpc_timeout(),
+            following=settings().following(),
         )
     except WorkflowAlreadyStartedError:
         existing = temporal().get_workflow_handle(essay_workflow_id(essay_id))
@@ -108,3 +112,50 @@ async def status(essay_id: str):
     handle = temporal().get_workflow_handle_for(EssayWorkflow.run, essay_workflow_id(essay_id))
     result = await essay_status(handle, essay_id)
     return result.model_dump(mode="json"), 200
+
+
+class EssayRetried(Answer):
+    message: Literal["Spellcheck requested again"] = "Spellcheck requested again"
+    essay_id: str
+    requests: int = Field(description="requests sent before this one")
+    status_url: str
+
+
+@essays.post("/v1/essays/<essay_id>/retry")
+async def retry(essay_id: str):
+    """A new request for an essay whose spellcheck failed or timed out (409 otherwise)."""
+    check_id("essay_id", essay_id)
+    handle = temporal().get_workflow_handle_for(EssayWorkflow.run, essay_workflow_id(essay_id))
+    description = await describe_owned(handle, ESSAY_WORKFLOW, f"no essay with id {essay_id}")
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise await _retry_window_over(handle, essay_id)
+    key = idempotency_key()
+    try:
+        status = await handle.execute_update(
+            EssayWorkflow.retry,
+            CloseInput(idempotency_key=scoped(key) if key else None),
+            rpc_timeout=rpc_timeout(),
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == NOT_RETRIABLE:
+            raise ApiError(409, "Conflict", cause.message) from None
+        raise
+    except RPCError as exc:
+        if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise
+        raise await _retry_window_over(handle, essay_id) from None
+    log.info("essay retried", extra={"requests": status.requests})
+    answer = EssayRetried(
+        essay_id=essay_id, requests=status.requests, status_url=f"/v1/essays/{essay_id}/status"
+    )
+    return answer.body(), 202
+
+
+async def _retry_window_over(handle: WorkflowHandle, essay_id: str) -> ApiError:
+    closed = await essay_status(handle, essay_id)
+    return ApiError(
+        409,
+        "Conflict",
+        f"the essay is {closed.state.value} and its workflow has closed: nothing to retry",
+    )

@@ -12,7 +12,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from contracts.essay import EssayInput
+from contracts.essay import EssayInput, Following
 from contracts.ids import essay_search_attributes, essay_workflow_id
 from tracing import current_traceparent
 from workflows.essay import EssayWorkflow
@@ -32,6 +32,7 @@ async def start_essay_workflow(
     correlation_id: str,
     extra_memo: dict[str, str] | None = None,
     rpc_timeout: timedelta | None = None,
+    following: Following | None = None,
 ) -> None:
     """Start the essay's workflow; WorkflowAlreadyStartedError if its id was used before."""
     await client.start_workflow(
@@ -41,6 +42,7 @@ async def start_essay_workflow(
             text=text,
             correlation_id=correlation_id,
             traceparent=current_traceparent(),
+            following=following or Following(),
         ),
         id=essay_workflow_id(essay_id),
         task_queue=task_queue,

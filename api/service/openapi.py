@@ -16,7 +16,13 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from api.batches.answers import BatchAccepted, BatchCancelled, BatchStatusAnswer, BatchTriggered
+from api.batches.answers import (
+    BatchAccepted,
+    BatchCancelled,
+    BatchRetried,
+    BatchStatusAnswer,
+    BatchTriggered,
+)
 from api.batches.events import KEEP_ALIVE_S, LAST_EVENT_ID, MEDIA_TYPE, BatchEvent
 from api.batches.pages import (
     MAX_ESSAY_TEXT_BYTES,
@@ -26,7 +32,7 @@ from api.batches.pages import (
     PageIn,
 )
 from api.batches.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
-from api.essays.routes import EssayAccepted, TriggerSpellcheckRequest
+from api.essays.routes import EssayAccepted, EssayRetried, TriggerSpellcheckRequest
 from api.http.bodies import ID_MAX_LENGTH, ID_PATTERN, ID_RULE
 from api.http.correlation import HEADER as CORRELATION_HEADER
 from api.http.errors import ErrorBody
@@ -49,6 +55,8 @@ ANSWER_MODELS: list[type[BaseModel]] = [
     BatchAccepted,
     BatchTriggered,
     BatchCancelled,
+    BatchRetried,
+    EssayRetried,
     BatchStatusAnswer,
     BatchEvent,
 ]
@@ -335,6 +343,17 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 parameters=("EssayId",),
             )
         },
+        "/v1/essays/{essay_id}/retry": {
+            "post": _operation(
+                "retryEssay",
+                "A new request for an essay whose spellcheck failed or timed out (no body); "
+                "409 for any other state, or after its retry window.",
+                (202, "Requested again.", "EssayRetried"),
+                [400, 404, 409, *unavailable],
+                tag="essays",
+                parameters=("EssayId", "IdempotencyKey"),
+            )
+        },
         "/v1/batch": {
             "post": _operation(
                 "createBatch",
@@ -377,6 +396,18 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 [400, 404, 409, *unavailable],
                 tag="batches",
                 parameters=("BatchId",),
+            )
+        },
+        "/v1/batch/{batch_id}/retry": {
+            "post": _operation(
+                "retryBatch",
+                "A new round for a spellchecked batch: a new request for each essay whose "
+                "spellcheck failed or timed out (no body). 409 before the batch is "
+                "`spellchecked`, with nothing to retry, or after its retry window.",
+                (202, "Requested again.", "BatchRetried"),
+                [400, 404, 409, *unavailable],
+                tag="batches",
+                parameters=("BatchId", "IdempotencyKey"),
             )
         },
         "/v1/batch/{batch_id}/status": {

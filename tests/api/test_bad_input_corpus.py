@@ -131,6 +131,8 @@ CORPUS = [
     Bad("DELETE on a POST route", "DELETE", TRIGGER, 405, content_type=None),
     # --- GET /v1/essays/{essay_id}/status --------------------------------------------------
     Bad("unknown essay", "GET", "/v1/essays/never-submitted/status", 404, content_type=None),
+    Bad("retry an unknown essay", "POST", "/v1/essays/never-submitted/retry", 404),
+    Bad("retry a bad essay id", "POST", "/v1/essays/a%20b/retry", 400, field="essay_id"),
     Bad("id with space", "GET", "/v1/essays/a%20b/status", 400, content_type=None,
         field="essay_id"),
     Bad("dot-dot segment", "GET", "/v1/essays/../status", 400, content_type=None,
@@ -218,6 +220,11 @@ CORPUS = [
     Bad("cancel an unknown batch", "POST", "/v1/batch/no-such-batch/cancel", 404),
     Bad("cancel twice", "POST", "/v1/batch/{cancelled}/cancel", 409),
     Bad("cancel dot-dot", "POST", "/v1/batch/../cancel", 400, field="batch_id"),
+    # --- POST /v1/batch/{batch_id}/retry ---------------------------------------------------
+    Bad("retry an unknown batch", "POST", "/v1/batch/no-such-batch/retry", 404),
+    Bad("retry a batch not spellchecked", "POST", "/v1/batch/{open}/retry", 409),
+    Bad("retry a cancelled batch", "POST", "/v1/batch/{cancelled}/retry", 409),
+    Bad("retry a bad batch id", "POST", "/v1/batch/a%20b/retry", 400, field="batch_id"),
     # --- GET /v1/batch/{batch_id}/status ----------------------------------------------------
     Bad("status of an unknown batch", "GET", "/v1/batch/no-such-batch/status", 404,
         content_type=None),

@@ -25,8 +25,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.kafka import KafkaPublisher
 from api.app import create_app
-from contracts.essay import EssayInput
+from contracts.batch import CloseInput
+from contracts.essay import EssayInput, Following
 from contracts.ids import SEARCH_ATTRIBUTES
+from contracts.results import RESULTS_SIGNAL, ResultsDelivery, SpellcheckOutcome
 from devstack.components import (
     ManagedProcess,
     async_wait_for_port,
@@ -37,6 +39,7 @@ from devstack.components import (
 from settings import Settings
 from tests.helpers import chunk_workflow_ids
 from worker import build_http_client, build_workers
+from workflows.batch import BatchWorkflow
 from workflows.essay import EssayWorkflow
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -80,6 +83,103 @@ async def record_essays(client: Client, settings: Settings, target: Path) -> Non
         with contextlib.suppress(WorkflowFailureError):  # the rejected one fails on purpose
             await handle.result()
         await save_runs(client, workflow_id, name, target)
+
+
+# Results followed, with no spell checker: requests go out again, then time out; a retry
+# starts a second round, which times out too, and the retry window closes the workflows.
+FOLLOWING = Following(max_requests=2, timeout_s=1, retry_window_s=4)
+
+
+async def record_followed(client: Client, settings: Settings, target: Path) -> None:
+    """An essay that gets its result by signal, one that times out and is retried, and a
+    batch that times out, is retried, and closes at the end of its window."""
+    answered = f"replay-followed-{uuid.uuid4().hex[:6]}"
+    handle = await client.start_workflow(
+        EssayWorkflow.run,
+        EssayInput(
+            essay_id="replay-essay-3",
+            text="Helo",
+            correlation_id="corr-replay-3",
+            following=FOLLOWING.model_copy(update={"timeout_s": 60}),
+        ),
+        id=answered,
+        task_queue=settings.temporal_task_queue,
+    )
+    await _until(lambda: _essay_state(handle), "published")
+    await handle.signal(
+        RESULTS_SIGNAL,
+        ResultsDelivery(
+            results=[
+                SpellcheckOutcome(
+                    essay_id="replay-essay-3",
+                    correlation_id="corr-replay-3",
+                    success=True,
+                    storage_id="0" * 32,
+                    corrections_made=1,
+                )
+            ]
+        ),
+    )
+    await handle.result()
+    await save_runs(client, answered, "essay_spellchecked", target)
+
+    timed_out = f"replay-timed-out-{uuid.uuid4().hex[:6]}"
+    handle = await client.start_workflow(
+        EssayWorkflow.run,
+        EssayInput(
+            essay_id="replay-essay-4",
+            text="Helo",
+            correlation_id="corr-replay-4",
+            following=FOLLOWING,
+        ),
+        id=timed_out,
+        task_queue=settings.temporal_task_queue,
+    )
+    await _until(lambda: _essay_state(handle), "spellcheck_timed_out")
+    await handle.execute_update(EssayWorkflow.retry, CloseInput())
+    await handle.result()
+    await save_runs(client, timed_out, "essay_timed_out_retried", target)
+
+    app = create_app(
+        temporal_client=client,
+        settings=settings.model_copy(
+            update={
+                "spellcheck_max_requests": FOLLOWING.max_requests,
+                "spellcheck_timeout_s": FOLLOWING.timeout_s,
+                "spellcheck_retry_window_s": FOLLOWING.retry_window_s,
+            }
+        ),
+    )
+    async with app.test_app() as test_app:
+        api = test_app.test_client()
+        batch = f"replay-followed-{uuid.uuid4().hex[:6]}"
+        essays = [{"text": f"replay essay {n}"} for n in range(3)]
+        await api.post("/v1/batch", json={"batch_id": batch, "essays": essays})
+        await api.post(f"/v1/batch/{batch}/spellcheck")
+        parent = client.get_workflow_handle_for(BatchWorkflow.run, f"batch-{batch}")
+        await _until(lambda: _batch_state(parent), "spellchecked")
+        await parent.execute_update(BatchWorkflow.retry, CloseInput())
+        await parent.result()
+        await save_runs(client, f"batch-{batch}", "batch_timed_out_retried", target)
+        chunk = (await chunk_workflow_ids(client, batch))[0]
+        await client.get_workflow_handle(chunk).result()
+        await save_runs(client, chunk, "batch_timed_out_retried_chunk", target)
+
+
+async def _essay_state(handle) -> str:
+    return (await handle.query(EssayWorkflow.status)).state.value
+
+
+async def _batch_state(handle) -> str:
+    return (await handle.query(BatchWorkflow.status)).state.value
+
+
+async def _until(read, state: str, timeout_s: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (now := await read()) != state:
+        if asyncio.get_running_loop().time() > deadline:
+            raise SystemExit(f"still {now}, not {state}, after {timeout_s:g}s")
+        await asyncio.sleep(0.2)  # a recording script, not a test: polling is its wait
 
 
 async def record_batches(client: Client, settings: Settings, target: Path) -> None:
@@ -152,6 +252,9 @@ async def main(generation: str | None) -> None:
                     kafka_bootstrap_servers=f"127.0.0.1:{broker_port}",
                     kafka_enable_idempotence=False,
                     content_service_url=f"http://127.0.0.1:{content_port}/v1/content",
+                    spellcheck_max_requests=0,  # the followed scenarios set their own
+                    api_metrics_port=0,
+                    worker_metrics_port=0,
                 )
                 publisher = KafkaPublisher(settings)
                 async with (
@@ -160,6 +263,7 @@ async def main(generation: str | None) -> None:
                 ):
                     await record_essays(env.client, settings, target)
                     await record_batches(env.client, settings, target)
+                    await record_followed(env.client, settings, target)
                 await publisher.close()
 
 

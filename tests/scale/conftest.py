@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts.ids import SEARCH_ATTRIBUTES
 from tests.conftest import HOST, SCRIPTS
+from tests.results.conftest import following  # noqa: F401  (the fixture)
 from tests.stack import stack  # noqa: F401  (the fixture)
 
 SHRUNK_LIMITS = {
@@ -46,3 +47,10 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 def limits_name() -> str:
     return "shrunk" if limits() else "default"
+
+
+@pytest.fixture(scope="module")
+def following_overrides() -> dict[str, object]:
+    """The spell checker takes a while to work through thousands of requests on this machine:
+    requests wait long enough that none goes out again."""
+    return {"spellcheck_timeout_s": 900, "spellcheck_max_requests": 3}

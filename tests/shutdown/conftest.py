@@ -32,6 +32,7 @@ async def deployment(
         content_service_url=content_url(content_store),
         api_metrics_port=0,  # two APIs and two workers at once in a rolling restart
         worker_metrics_port=0,
+        spellcheck_max_requests=0,  # no spell checker answers: essays end at published
     )
     await create_topic(broker.address, settings.kafka_topic)
     deployment = Deployment(settings, dev_env.client, tmp_path_factory.mktemp("deployment"))
