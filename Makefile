@@ -111,7 +111,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 schema: $(STAMP)
-	$(VENV)/bin/python -m contracts.events > schemas/essay.spellcheck.requested.v1.schema.json
+	$(VENV)/bin/python -m contracts.events schemas
 
 histories: $(STAMP)
 	KAFKA_ENABLE_IDEMPOTENCE=false $(VENV)/bin/python -m tests.replay.record $(if $(GENERATION),--generation $(GENERATION))

@@ -1,8 +1,9 @@
-"""The `essay.spellcheck.requested.v1` event: the shape the HuleEdu Batch Service specification
-gives, plus an event id fixed per submission.
+"""The events we publish: `essay.spellcheck.requested.v1` (the shape the HuleEdu Batch Service
+specification gives, plus an event id fixed per submission and request) and our
+`batch.spellcheck.completed.v1`.
 
 Dependency-free (pydantic only) so the API, the workflows and the activities share one model.
-Run `python -m contracts.events` to print its JSON Schema (committed under schemas/).
+`python -m contracts.events schemas` (`make schema`) writes their JSON Schemas there.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -195,11 +197,22 @@ class BatchSpellcheckCompletedEvent(BaseModel):
         return _headers(self.event_id, self.event, self.system_metadata, traceparent)
 
 
-def json_schema_text() -> str:
-    """The committed schema file's exact text."""
-    schema = SpellcheckRequestedEvent.model_json_schema(mode="serialization")
+# The events we publish, by the committed schema file that describes each (schemas/).
+SCHEMA_FILES: dict[str, type[BaseModel]] = {
+    f"{TOPIC}.schema.json": SpellcheckRequestedEvent,
+    f"{BATCH_TOPIC}.schema.json": BatchSpellcheckCompletedEvent,
+}
+
+
+def json_schema_text(model: type[BaseModel] = SpellcheckRequestedEvent) -> str:
+    """A committed schema file's exact text."""
+    schema = model.model_json_schema(mode="serialization")
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":
-    print(json_schema_text(), end="")
+    import sys
+
+    folder = Path(sys.argv[1])
+    for name, model in SCHEMA_FILES.items():
+        (folder / name).write_text(json_schema_text(model))
