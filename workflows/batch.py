@@ -18,6 +18,7 @@ some essays failed or timed out, takes a `retry` (a new round) until its window 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -137,10 +138,11 @@ class BatchWorkflow:
                 await self._announce()
             if not self._wait_for_retry():
                 break
-            await workflow.wait_condition(
-                lambda: not self._finished() or self._window_over() or self._should_continue(),
-                timeout=self._record_window_left(),
-            )
+            with contextlib.suppress(TimeoutError):  # the window is over
+                await workflow.wait_condition(
+                    lambda: not self._finished() or self._window_over() or self._should_continue(),
+                    timeout=self._record_window_left(),
+                )
             if self._finished():
                 if self._window_over():
                     await self._close_waiting_chunks()

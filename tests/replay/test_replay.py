@@ -29,6 +29,11 @@ def test_there_are_histories_to_replay() -> None:
         "batch_completed_chunk",
         "batch_cancelled_run1",
         "batch_cancelled_chunk",
+        # Followed to results: a result by signal, timeouts, retries, a retry window's end.
+        "essay_spellchecked",
+        "essay_timed_out_retried_run1",
+        "batch_timed_out_retried_run1",
+        "batch_timed_out_retried_chunk_run1",
     }
     # At least one recorded parent run ended by continuing as new.
     assert any(
