@@ -58,7 +58,15 @@ def apply_result(essay: Followed, result: SpellcheckOutcome, correlation_id: str
     return None
 
 
+# Counted by the worker (its Prometheus endpoint), labelled with the workflow's type.
+RESULTS_IGNORED = "huleedu_results_ignored_total"
+
+
 def log_ignored(reason: str, result: SpellcheckOutcome, where: str) -> None:
+    """Log and count a result not applied. The SDK's meter skips replays: counted once."""
     workflow.logger.warning(
         "spellcheck result ignored (%s): essay %s in %s", reason, result.essay_id, where
     )
+    workflow.metric_meter().create_counter(
+        RESULTS_IGNORED, "Spellcheck results a waiting workflow did not apply, by reason"
+    ).add(1, {"reason": reason})

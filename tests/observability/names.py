@@ -11,6 +11,7 @@ from activities.metrics import CONTENT_STORED, EVENTS_PUBLISHED
 from api.metrics import REQUEST_DURATION, WORKFLOW_STARTS
 from results.consumer import LAG, RESULTS
 from telemetry.backlog import BACKLOG_ESSAYS, BACKLOG_OLDEST_AGE
+from workflows.results import RESULTS_IGNORED
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -27,6 +28,7 @@ OURS = {
     EVENTS_PUBLISHED,
     BACKLOG_ESSAYS,
     BACKLOG_OLDEST_AGE,
+    RESULTS_IGNORED,
     *RESULTS_CONSUMER,
 }
 
