@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 RESULT_TOPIC = "essay.spellcheck.completed.v1"
 # The signal that brings results to an essay's workflow or its batch chunk, a list at a time.
@@ -47,7 +47,8 @@ class ResultEntityRef(_Tolerant):
 
 
 class ResultMetadata(_Tolerant):
-    timestamp: AwareDatetime | None = None
+    # Not used: any form a checker writes (naive, aware, epoch) is accepted.
+    timestamp: Any = None
     correlation_id: str  # copied from the request: which submission this answers
     error_info: Any = None  # on failure: a string or an object, as the checker gives it
 
@@ -71,7 +72,7 @@ class SpellcheckCompletedEvent(_Tolerant):
     status: Literal["spellchecked_success", "spellcheck_failed"]
     system_metadata: ResultMetadata
     storage_metadata: StorageMetadata | None = None  # on success
-    corrections_made: int = Field(default=0, ge=0)
+    corrections_made: int | None = Field(default=None, ge=0)  # null on a failure, by some
 
     @property
     def essay_id(self) -> str:
@@ -102,7 +103,7 @@ class SpellcheckCompletedEvent(_Tolerant):
             success=self.status == SUCCESS,
             storage_id=capped(self.corrected_storage_id),
             path=capped(meta.references.corrected_text.path) if meta else None,
-            corrections_made=self.corrections_made,
+            corrections_made=self.corrections_made or 0,
             error=self.error,
         )
 

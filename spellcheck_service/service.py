@@ -129,7 +129,7 @@ async def _answer(
                 "spellchecked %s: %s, %d corrections",
                 request.entity_ref.entity_id,
                 result.status,
-                result.corrections_made,
+                result.corrections_made or 0,
             )
             return
         except (ContentUnavailable, KafkaError) as exc:

@@ -121,3 +121,27 @@ def _result(essay_id: str) -> bytes:
             "corrections_made": 1,
         }
     ).encode()
+
+
+def test_a_foreign_checkers_result_in_its_own_forms_is_read() -> None:
+    """What another implementation of the contract may write: nulls where a field has no
+    value, a naive timestamp, an envelope's extra fields."""
+    raw = {
+        "event": "huleedu.essay.spellcheck.completed.v1",
+        "event_id": "4b7e0a86-0000-4000-8000-000000000000",
+        "entity_ref": {"entity_id": "e1", "entity_type": "essay", "parent_id": None},
+        "status": "spellcheck_failed",
+        "system_metadata": {
+            "timestamp": "2026-12-06T10:00:00",
+            "correlation_id": "c",
+            "error_info": {"code": "TEXT_NOT_FOUND"},
+            "processing_stage": "completed",
+        },
+        "storage_metadata": None,
+        "corrections_made": None,
+    }
+    result = parse_result(json.dumps(raw).encode())
+    taken = result.outcome()
+    assert result.entity_ref.parent_id is None
+    assert (taken.success, taken.corrections_made) == (False, 0)
+    assert taken.error == '{"code": "TEXT_NOT_FOUND"}'
