@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client, Interceptor, WorkflowExecutionDescription
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
@@ -26,6 +26,7 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
 from tracing import temporal_interceptors
@@ -117,3 +118,13 @@ async def connect(
         runtime=runtime,
         interceptors=[*interceptors, *temporal_interceptors()],
     )
+
+
+async def describe_if_any(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
+    """The workflow's latest run as the server has it; None when no workflow has the id."""
+    try:
+        return await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise

@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
 
 from contracts.batch import (
     LOOK_AT_BATCH,
@@ -34,18 +33,10 @@ from contracts.ids import (
     batch_workflow_id,
     chunk_workflow_id,
 )
+from temporal_client import describe_if_any
 
 # Describes in flight at once when a parent looks at its chunks.
 LOOKS_AT_ONCE = 16
-
-
-async def _describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
-    try:
-        return await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
 
 
 def _closed_as(description: WorkflowExecutionDescription) -> str:
@@ -56,7 +47,7 @@ def _closed_as(description: WorkflowExecutionDescription) -> str:
 async def look_at_batch(inp: LookAtBatchInput) -> BatchLook:
     client = activity.client()
     workflow_id = batch_workflow_id(inp.batch_id)
-    description = await _describe(client, workflow_id)
+    description = await describe_if_any(client, workflow_id)
     if description is None:
         return BatchLook(exists=False, reason=f"its batch {inp.batch_id} was never created")
     in_use = BatchLook(closed_for_pages=True, reason=f"batch id {inp.batch_id} is in use")
@@ -96,7 +87,7 @@ async def look_at_chunks(inp: LookAtChunksInput) -> ChunksLook:
     async def look(key: str) -> ChunkLook:
         workflow_id = chunk_workflow_id(inp.batch_id, key)
         async with slots:
-            description = await _describe(client, workflow_id)
+            description = await describe_if_any(client, workflow_id)
             if description is None or description.workflow_type != CHUNK_WORKFLOW:
                 return ChunkLook(key=key, running=False, reason="its chunk workflow is gone")
             if description.status == WorkflowExecutionStatus.RUNNING:
@@ -123,7 +114,7 @@ async def read_essay_id_hashes(inp: LookAtChunksInput) -> IdHashes:
 
     async def ids_of(key: str) -> list[str]:
         async with slots:
-            description = await _describe(client, chunk_workflow_id(inp.batch_id, key))
+            description = await describe_if_any(client, chunk_workflow_id(inp.batch_id, key))
             if description is None or description.workflow_type != CHUNK_WORKFLOW:
                 return []
             status = await description.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)

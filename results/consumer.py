@@ -33,8 +33,9 @@ from contracts.results import (
     UnreadableResult,
     parse_result,
 )
-from results.index import ChunkFinder, describe
+from results.index import ChunkFinder
 from settings import Settings
+from temporal_client import describe_if_any
 
 log = logging.getLogger("results")
 
@@ -110,7 +111,7 @@ class ResultsRouter:
 
     async def _signal(self, target: Target, outcomes: list[SpellcheckOutcome]) -> None:
         if target.essay_workflow:
-            found = await describe(self._client, target.workflow_id)
+            found = await describe_if_any(self._client, target.workflow_id)
             if found is None or found.workflow_type != ESSAY_WORKFLOW:
                 RESULTS.labels("unknown").inc(len(outcomes))
                 return

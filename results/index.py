@@ -14,11 +14,11 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from temporalio.client import Client, WorkflowExecutionDescription
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from contracts.batch import STATUS_MEMO, BatchStatus, ChunkStatus
 from contracts.ids import BATCH_WORKFLOW, CHUNK_WORKFLOW, batch_workflow_id, chunk_workflow_id
+from temporal_client import describe_if_any
 
 # Batches whose index is kept: each costs about 100 bytes an essay.
 KEPT_BATCHES = 32
@@ -33,15 +33,6 @@ class BatchIndex:
     chunk_of: dict[str, str] = field(default_factory=dict)  # essay id -> chunk key
     read_at: float = 0.0
     exists: bool = True
-
-
-async def describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
-    try:
-        return await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
 
 
 class ChunkFinder:
@@ -64,7 +55,7 @@ class ChunkFinder:
 
     async def _read(self, batch_id: str) -> BatchIndex:
         self.reads += 1
-        parent = await describe(self._client, batch_workflow_id(batch_id))
+        parent = await describe_if_any(self._client, batch_workflow_id(batch_id))
         if parent is None or parent.workflow_type != BATCH_WORKFLOW:
             return BatchIndex(read_at=time.monotonic(), exists=False)
         status = await parent.memo_value(STATUS_MEMO, None, type_hint=BatchStatus)
@@ -73,7 +64,7 @@ class ChunkFinder:
 
         async def essays_of(key: str) -> list[tuple[str, str]]:
             async with slots:
-                chunk = await describe(self._client, chunk_workflow_id(batch_id, key))
+                chunk = await describe_if_any(self._client, chunk_workflow_id(batch_id, key))
             if chunk is None or chunk.workflow_type != CHUNK_WORKFLOW:
                 return []
             held = await chunk.memo_value(STATUS_MEMO, None, type_hint=ChunkStatus)

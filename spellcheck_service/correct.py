@@ -16,6 +16,24 @@ def _checker() -> SpellChecker:
     return SpellChecker(language="en")
 
 
+# Longer words are looked up one edit away only: two edits of a long word are tens of
+# thousands of candidates, a quarter second each, and a long word is rarely two edits wrong.
+LONG_WORD = 8
+
+
+@functools.lru_cache(maxsize=100_000)
+def _correction(word: str) -> str | None:
+    """A word's correction; a class repeats its misspellings, so each is searched once."""
+    checker = _checker()
+    if len(word) < LONG_WORD:
+        return checker.correction(word)
+    checker.distance = 1
+    try:
+        return checker.correction(word)
+    finally:
+        checker.distance = 2
+
+
 def _cased_like(word: str, model: str) -> str:
     if model.isupper() and len(model) > 1:
         return word.upper()
@@ -35,7 +53,7 @@ def correct(text: str) -> tuple[str, int]:
         lower = word.lower()
         if lower in checker:
             return word
-        better = checker.correction(lower)
+        better = _correction(lower)
         if not better or better == lower:
             return word
         changed += 1

@@ -1,5 +1,6 @@
-"""The consumer loop: one request at a time, its offset committed only once its result is on
-the topic, so a checker stopped mid-way answers the request again when it comes back."""
+"""The consumer loop: a poll's requests answered together, their offsets committed only once
+every result is on the topic, so a checker stopped mid-way answers them again when it comes
+back."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from spellcheck_service.correct import correct
 log = logging.getLogger("spellchecker")
 GROUP = "huleedu-spellchecker"
 RETRY_S = 2.0  # the Content Service or the broker is away: ask again this soon
+POLL_RECORDS = 50  # requests answered at once
 
 
 class ContentUnavailable(RuntimeError):
@@ -101,11 +103,20 @@ async def serve(
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=50)
-                for partition, records in batches.items():
-                    for record in records:
-                        await _answer(record, http, content_url, producer, results_topic, stop)
-                        await consumer.commit({partition: record.offset + 1})
+                batches = await consumer.getmany(timeout_ms=500, max_records=POLL_RECORDS)
+                # The texts' reads, stores and result sends overlap; the correcting itself
+                # runs one at a time on the loop. Committed once the whole poll is answered.
+                await asyncio.gather(
+                    *(
+                        _answer(record, http, content_url, producer, results_topic, stop)
+                        for records in batches.values()
+                        for record in records
+                    )
+                )
+                if batches and not stop.is_set():
+                    await consumer.commit(
+                        {tp: records[-1].offset + 1 for tp, records in batches.items()}
+                    )
     finally:
         await consumer.stop()
         await producer.stop()
