@@ -399,7 +399,8 @@ class BatchWorkflow:
     def _check_cancel(self, inp: CloseInput | None = None) -> None:
         if self._repeats(inp, self._record.cancel_key):
             return
-        if self._record.cancelled_at is not None:
+        if self._record.cancelled_at is not None or self._finished():
+            # Finished: every essay is final (a spellchecked batch waiting for a retry).
             raise ApplicationError(self._closed_because(), type=BATCH_CLOSED)
 
     @staticmethod

@@ -35,6 +35,9 @@ async def test_unanswered_essays_time_out_and_a_retry_gets_them_spellchecked(
     assert status["counts"]["spellcheck_timed_out"] == 10, status["counts"]
     assert all(e["requests"] == 2 for e in status["essays"]["items"])
     assert status["retry_until"] is not None and status["round"] == 1
+    # Every essay is final: nothing is left to cancel, while a retry is still taken.
+    cancel = await api.post(f"/v1/batch/{batch_id}/cancel")
+    assert cancel.status_code == 409 and "spellchecked" in cancel.json()["details"], cancel.text
 
     async def timed_out() -> dict | None:
         essay = await following.essay(solo)
