@@ -53,11 +53,7 @@ class EventActivities:
             )
         except KafkaError as exc:
             self._publisher.discard(producer)
-            raise ApplicationError(
-                f"the broker did not acknowledge the batch event ({type(exc).__name__})",
-                str(exc),
-                type=BROKER_UNAVAILABLE,
-            ) from None
+            raise _unavailable("the broker did not acknowledge the batch event", exc) from None
         activity.logger.info(
             "published batch event",
             extra={
@@ -91,13 +87,7 @@ class EventActivities:
         except KafkaError as exc:
             count_events("failed")
             self._publisher.discard(producer)
-            # No chained cause, so the failure stays within what the server keeps (~4 KB).
-            # The message is what a client reads; where the broker is stays in the details.
-            raise ApplicationError(
-                f"the broker did not acknowledge the event ({type(exc).__name__})",
-                str(exc),
-                type=BROKER_UNAVAILABLE,
-            ) from None
+            raise _unavailable("the broker did not acknowledge the event", exc) from None
         count_events("published")
         activity.logger.info(
             "published event",
@@ -167,11 +157,8 @@ class EventActivities:
             self._publisher.discard(producer)
             if not result.published and not cancelled:
                 first = errors[0]
-                raise ApplicationError(
-                    f"the broker acknowledged none of {len(inp.events)} events "
-                    f"({type(first).__name__})",
-                    str(first),
-                    type=BROKER_UNAVAILABLE,
+                raise _unavailable(
+                    f"the broker acknowledged none of {len(inp.events)} events", first
                 ) from None
         return result
 
@@ -187,11 +174,13 @@ class EventActivities:
                 type="KafkaMisconfigured",
             ) from None
         except KafkaError as exc:
-            raise ApplicationError(
-                f"the broker could not be reached ({type(exc).__name__})",
-                str(exc),
-                type=BROKER_UNAVAILABLE,
-            ) from None
+            raise _unavailable("the broker could not be reached", exc) from None
+
+
+def _unavailable(what: str, exc: BaseException) -> ApplicationError:
+    """Retryable. No chained cause, so the failure stays within what the server keeps (~4 KB);
+    the message is what a client reads, and where the broker is stays in the details."""
+    return ApplicationError(f"{what} ({type(exc).__name__})", str(exc), type=BROKER_UNAVAILABLE)
 
 
 async def _settled(delivery: asyncio.Future) -> None:
