@@ -445,6 +445,7 @@ class ChunkStatus(BaseModel):
     chunk_key: str = ""
     # Results not applied, by why: duplicate, late (the essay was final), stale, unknown.
     ignored_results: dict[str, int] = Field(default_factory=dict)
+    following: bool = False  # its published essays wait for their results
 
     @classmethod
     def all_received(cls, batch_id: str, chunk_key: str, essay_ids: list[str]) -> ChunkStatus:
@@ -457,13 +458,16 @@ class ChunkStatus(BaseModel):
 
     def closed_by(self, reason: str) -> ChunkStatus:
         """The chunk as its workflow left it when closed without finishing (terminated or
-        cancelled by an operator, failed): the essays still owed an event failed, saying why."""
-        owed = (EssayState.RECEIVED, EssayState.STORED)
+        cancelled by an operator, failed): the essays still owed an event failed, and those
+        still waiting for a result timed out, saying why (nothing will take their results)."""
+        ends = {EssayState.RECEIVED: EssayState.FAILED, EssayState.STORED: EssayState.FAILED}
+        if self.following:
+            ends[EssayState.PUBLISHED] = EssayState.SPELLCHECK_TIMED_OUT
         return self.model_copy(
             update={
                 "essays": [
-                    e.model_copy(update={"state": EssayState.FAILED, "error": reason})
-                    if e.state in owed
+                    e.model_copy(update={"state": ends[e.state], "error": reason})
+                    if e.state in ends
                     else e
                     for e in self.essays
                 ]

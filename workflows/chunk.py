@@ -161,6 +161,7 @@ class ChunkWorkflow:
             chunk_key=self._inp.chunk_key,
             essays=list(self._essays.values()),
             ignored_results=dict(self._ignored),
+            following=self._inp.following.on,
         )
 
     # -- waiting for the batch ----------------------------------------------------------------

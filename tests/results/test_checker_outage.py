@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from telemetry.backlog import measure_backlog
-from tests.helpers import wait_until
+from tests.helpers import chunk_workflow_ids, wait_until
 from tests.results.conftest import Following, batch_body
 
 ESSAYS = 40
@@ -17,7 +17,8 @@ ESSAYS = 40
 
 @pytest.fixture(scope="module")
 def following_overrides() -> dict[str, object]:
-    return {"spellcheck_timeout_s": 3, "spellcheck_max_requests": 20}
+    # The parent looks at a silent chunk every 2 s, so a terminated one is noticed quickly.
+    return {"spellcheck_timeout_s": 3, "spellcheck_max_requests": 20, "batch_check_s": 2}
 
 
 async def test_essays_requested_again_while_the_checker_is_away_end_spellchecked_once(
@@ -80,3 +81,24 @@ async def test_essays_requested_again_while_the_checker_is_away_end_spellchecked
         await events.read_for(2)  # a second event would come right behind the first
     ours = [m.body for m in events.messages if m.key == batch_id.encode()]
     assert len(ours) == 1 and ours[0]["counts"]["spellchecked"] == ESSAYS
+
+
+async def test_a_terminated_chunks_waiting_essays_end_timed_out_saying_why(
+    following: Following,
+):
+    """The terminate button on a chunk that waits for results: nothing will take them, so its
+    essays are final (timed out, with the reason) and the batch is spellchecked, not stuck."""
+    api, client = following.stack.api, following.stack.client
+    following.checker.stop()
+    batch_id = f"terminated-{uuid.uuid4().hex[:8]}"
+    try:
+        assert (await api.post("/v1/batch", json=batch_body(batch_id, 5))).status_code == 202
+        assert (await api.post(f"/v1/batch/{batch_id}/spellcheck")).status_code == 202
+        await following.batch_in(batch_id, "completed", timeout_s=60)  # all published
+        (chunk,) = await chunk_workflow_ids(client, batch_id)
+        await client.get_workflow_handle(chunk).terminate("an operator's test")
+        status = await following.batch_in(batch_id, "spellchecked", timeout_s=60)
+    finally:
+        await following.start(following.checker)
+    assert status["counts"]["spellcheck_timed_out"] == 5, status["counts"]
+    assert all("terminated" in e["error"] for e in status["essays"]["items"])
