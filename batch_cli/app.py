@@ -16,7 +16,7 @@ DISTRIBUTION = "huleedu-essay-orchestrator"
 
 app = typer.Typer(
     name="batch-service",
-    help="Send essays to HuleEdu's batch service and follow them until they are published.",
+    help="Send essays to HuleEdu's batch service and follow them until they are spellchecked.",
     no_args_is_help=True,
     add_completion=False,
     # Errors are reported as one message and an exit code (batch_cli.errors), never a trace.
@@ -42,7 +42,7 @@ def _main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    """Send essays to HuleEdu's batch service and follow them until they are published."""
+    """Send essays to HuleEdu's batch service and follow them until they are spellchecked."""
 
 
 def main() -> None:

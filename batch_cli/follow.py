@@ -179,15 +179,20 @@ def _ready(status: dict[str, Any]) -> bool:
     return status.get("state") == "ready"
 
 
+# Final states of essays that did not get through: listed with their reasons, exit code 4.
+NOT_THROUGH = ("failed", "cancelled", "spellcheck_failed", "spellcheck_timed_out")
+
+
 def unfinished(client: ApiClient, batch_id: str, status: dict[str, Any]) -> list[dict]:
-    """Up to MAX_UNFINISHED_LISTED essays that failed or were cancelled, read page by page."""
+    """Up to MAX_UNFINISHED_LISTED essays that failed, timed out or were cancelled, read page
+    by page."""
     counts = status.get("counts") or {}
-    wanted = min(MAX_UNFINISHED_LISTED, counts.get("failed", 0) + counts.get("cancelled", 0))
+    wanted = min(MAX_UNFINISHED_LISTED, sum(counts.get(state, 0) for state in NOT_THROUGH))
     found: list[dict] = []
     offset: int | None = 0
     while offset is not None and len(found) < wanted:
         page = client.get(status_path(batch_id), {"offset": offset, "limit": PAGE_LIMIT})
         essays = page["essays"]
-        found += [e for e in essays["items"] if e["state"] in ("failed", "cancelled")]
+        found += [e for e in essays["items"] if e["state"] in NOT_THROUGH]
         offset = essays["next_offset"]
     return found[:wanted]

@@ -1,4 +1,4 @@
-"""`batch-service submit PATH`: a folder of essays as one batch, followed until published."""
+"""`batch-service submit PATH`: a folder of essays as one batch, followed until all are final."""
 
 from __future__ import annotations
 
@@ -62,12 +62,13 @@ def submit(
     timeout: Timeout = 30.0,
     retry_for: RetryFor = 60.0,
 ) -> None:
-    """Send essays as one batch, trigger it and show its progress until every essay is published.
+    """Send essays as one batch, trigger it and show its progress until every essay is final.
 
     Each .txt file is one essay; its id is the file name without .txt, changed where needed to
     fit the API's rules (letters, digits, '.', '_', '-'; at most 64). Exit codes: 0 all
-    published, 1 the API refused, 2 bad input, 3 API unreachable, 4 some essays failed or were
-    cancelled, 130 interrupted.
+    published (and spellchecked, where results are followed), 1 the API refused, 2 bad input,
+    3 API unreachable, 4 some essays failed, were cancelled, or their spellcheck failed or
+    timed out, 130 interrupted.
     """
     out, err = consoles()
     with reporting(err):
@@ -141,7 +142,8 @@ def _conclude(
         )
     else:
         out.print(render.summary(final, elapsed_s))
-    if counts["failed"] or counts["cancelled"] or final["state"] in ("cancelled", "failed"):
+    not_through = any(counts.get(state) for state in follow.NOT_THROUGH)
+    if not_through or final["state"] in ("cancelled", "failed"):
         unfinished = follow.unfinished(client, batch_id, final)
         if unfinished:
             out.print(render.unfinished_essays(unfinished))

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from tests.cli.runner import run_cli
 from tests.helpers import chunk_workflow_ids, wait_until
 from tests.results.conftest import Following, batch_body
 
@@ -59,3 +60,23 @@ async def test_the_window_closes_the_workflows_and_a_late_retry_is_refused(
     assert essay["state"] == "spellcheck_timed_out"
     late = await api.post(f"/v1/essays/{solo}/retry")
     assert late.status_code == 409 and "closed" in late.json()["details"], late.text
+
+
+async def test_the_command_line_ends_with_code_4_listing_timed_out_essays(
+    following: Following, tmp_path
+):
+    """`batch-service submit` follows the batch to `spellchecked`; essays whose spellcheck
+    timed out did not get through: exit code 4, each listed with its reason."""
+    following.checker.stop()
+    for n in range(2):
+        (tmp_path / f"essay-{n}.txt").write_text(f"Essay numbr {n}.\n")
+    ran = await run_cli(
+        "submit",
+        str(tmp_path),
+        "--batch-id",
+        f"cli-{uuid.uuid4().hex[:8]}",
+        "--api-url",
+        str(following.stack.api.base_url),
+    )
+    assert ran.exit_code == 4, ran.stdout + ran.stderr
+    assert "spellcheck_timed_out" in ran.stdout and "essay-1" in ran.stdout
