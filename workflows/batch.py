@@ -558,8 +558,11 @@ class BatchWorkflow:
             round=self._record.round,
             spellchecked_at=self._record.spellchecked_at,
             retry_until=self._retry_until() if self._state() == BatchState.SPELLCHECKED else None,
-            # A change not yet in the memo is the next version: the memo will carry this number.
-            version=self._record.version + int(self._changed),
+            # A change not yet in the memo is the next version (the memo will carry this
+            # number); closing is one more, seen in the result only.
+            version=self._record.version
+            + int(self._changed)
+            + int(self._record.finished_at is not None),
         )
 
 

@@ -10,8 +10,8 @@ more than a poll would.
   workflow has closed, which `finished_at` says: the workflow sets it as it returns, so only a
   closed batch's result has it (the status module reads that), never a running one's memo (a
   cancelled batch's chunks still report their last counts until then). The final event
-  carries `"final": true`, and then the stream ends. Closing does not change a workflow's
-  version, so the final event may repeat the id of the event before it.
+  carries `"final": true`, and then the stream ends. Closing is a change of its own (the
+  closed batch's version is one more), so every event has a new id.
 - `Last-Event-ID` (a reconnecting client's last id): changes up to it are not sent again; the
   first event is the first later version. A batch that is final sends its final event whatever
   the id, so a client that lost the connection just as the batch ended still learns why the
