@@ -37,7 +37,7 @@ from devstack.components import (
     free_port,
 )
 from settings import Settings
-from tests.helpers import chunk_workflow_ids
+from tests.helpers import chunk_workflow_ids, wait_until
 from worker import build_http_client, build_workers
 from workflows.batch import BatchWorkflow
 from workflows.essay import EssayWorkflow
@@ -174,12 +174,11 @@ async def _batch_state(handle) -> str:
     return (await handle.query(BatchWorkflow.status)).state.value
 
 
-async def _until(read, state: str, timeout_s: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while (now := await read()) != state:
-        if asyncio.get_running_loop().time() > deadline:
-            raise SystemExit(f"still {now}, not {state}, after {timeout_s:g}s")
-        await asyncio.sleep(0.2)  # a recording script, not a test: polling is its wait
+async def _until(read, state: str) -> None:
+    async def reached() -> bool:
+        return await read() == state
+
+    await wait_until(reached, timeout_s=60, what=f"the state {state}")
 
 
 async def record_batches(client: Client, settings: Settings, target: Path) -> None:
