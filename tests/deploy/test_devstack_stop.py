@@ -16,7 +16,8 @@ from devstack.components import REPO_ROOT, free_port
 
 READY_S = 120
 STOP_S = 60
-PIECE_PID = re.compile(rb"^\s+(temporal|broker|content|worker|api)\s+\S+\s+(\d+)\s", re.M)
+PIECES = ("temporal", "broker", "content", "spellchecker", "results", "worker", "api")
+PIECE_PID = re.compile(rb"^\s+(" + "|".join(PIECES).encode() + rb")\s+\S+\s+(\d+)\s", re.M)
 
 
 def alive(pid: int) -> bool:
@@ -46,6 +47,7 @@ def test_ctrl_c_stops_every_piece_after_the_output_pipe_is_gone(tmp_path: Path) 
         "TEMPORAL_UI_PORT": str(free_port()),
         "API_METRICS_PORT": "0",
         "WORKER_METRICS_PORT": "0",
+        "RESULTS_METRICS_PORT": "0",
         "DEVSTACK_STATE_DIR": str(tmp_path / "state"),
         "KAFKA_ENABLE_IDEMPOTENCE": "false",
     }
@@ -68,7 +70,7 @@ def test_ctrl_c_stops_every_piece_after_the_output_pipe_is_gone(tmp_path: Path) 
             assert line, f"the launcher exited: {seen.decode(errors='replace')[-2000:]}"
             seen += line
         pids = {name.decode(): int(pid) for name, pid in PIECE_PID.findall(seen)}
-        assert set(pids) == {"temporal", "broker", "content", "worker", "api"}, seen
+        assert set(pids) == set(PIECES), seen
 
         launcher.stdout.close()  # tee has exited: nobody reads what the launcher says now
         launcher.send_signal(signal.SIGINT)
