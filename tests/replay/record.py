@@ -94,16 +94,8 @@ async def record_followed(client: Client, settings: Settings, target: Path) -> N
     """An essay that gets its result by signal, one that times out and is retried, and a
     batch that times out, is retried, and closes at the end of its window."""
     answered = f"replay-followed-{uuid.uuid4().hex[:6]}"
-    handle = await client.start_workflow(
-        EssayWorkflow.run,
-        EssayInput(
-            essay_id="replay-essay-3",
-            text="Helo",
-            correlation_id="corr-replay-3",
-            following=FOLLOWING.model_copy(update={"timeout_s": 60}),
-        ),
-        id=answered,
-        task_queue=settings.temporal_task_queue,
+    handle = await _start_followed(
+        client, settings, answered, 3, FOLLOWING.model_copy(update={"timeout_s": 60})
     )
     await _until(lambda: _essay_state(handle), "published")
     await handle.signal(
@@ -124,17 +116,7 @@ async def record_followed(client: Client, settings: Settings, target: Path) -> N
     await save_runs(client, answered, "essay_spellchecked", target)
 
     timed_out = f"replay-timed-out-{uuid.uuid4().hex[:6]}"
-    handle = await client.start_workflow(
-        EssayWorkflow.run,
-        EssayInput(
-            essay_id="replay-essay-4",
-            text="Helo",
-            correlation_id="corr-replay-4",
-            following=FOLLOWING,
-        ),
-        id=timed_out,
-        task_queue=settings.temporal_task_queue,
-    )
+    handle = await _start_followed(client, settings, timed_out, 4, FOLLOWING)
     await _until(lambda: _essay_state(handle), "spellcheck_timed_out")
     await handle.execute_update(EssayWorkflow.retry, CloseInput())
     await handle.result()
@@ -164,6 +146,23 @@ async def record_followed(client: Client, settings: Settings, target: Path) -> N
         chunk = (await chunk_workflow_ids(client, batch))[0]
         await client.get_workflow_handle(chunk).result()
         await save_runs(client, chunk, "batch_timed_out_retried_chunk", target)
+
+
+async def _start_followed(
+    client: Client, settings: Settings, workflow_id: str, number: int, following: Following
+):
+    """Replay essay `number` (fixed ids, so re-recorded files differ only in behaviour)."""
+    return await client.start_workflow(
+        EssayWorkflow.run,
+        EssayInput(
+            essay_id=f"replay-essay-{number}",
+            text="Helo",
+            correlation_id=f"corr-replay-{number}",
+            following=following,
+        ),
+        id=workflow_id,
+        task_queue=settings.temporal_task_queue,
+    )
 
 
 async def _essay_state(handle) -> str:
