@@ -28,6 +28,7 @@ from datetime import timedelta
 
 import httpx
 import uvloop
+from httpx_aiohttp import AiohttpTransport
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
@@ -63,19 +64,24 @@ WORKFLOWS: Sequence[type] = (EssayWorkflow, BatchWorkflow, ChunkWorkflow)
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     token = settings.content_service_token
+    # An https Content Service's CA, where it is not one the system trusts.
+    verify = (
+        ssl.create_default_context(cafile=settings.content_service_ca_file)
+        if settings.content_service_ca_file
+        else True
+    )
+    # One connection per request allowed in flight: none waits for a connection, and idle
+    # ones stay open for the next chunk.
+    limits = httpx.Limits(
+        max_connections=settings.content_service_concurrency,
+        max_keepalive_connections=settings.content_service_concurrency,
+    )
     return httpx.AsyncClient(
         timeout=settings.content_service_timeout_s,
         headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else None,
-        # An https Content Service's CA, where it is not one the system trusts.
-        verify=ssl.create_default_context(cafile=settings.content_service_ca_file)
-        if settings.content_service_ca_file
-        else True,
-        # One connection per request allowed in flight: none waits for a connection, and idle
-        # ones stay open for the next chunk.
-        limits=httpx.Limits(
-            max_connections=settings.content_service_concurrency,
-            max_keepalive_connections=settings.content_service_concurrency,
-        ),
+        # httpx's interface on aiohttp's connections: about half the CPU per request of
+        # httpx's own pool, which checks every idle connection with a syscall per request.
+        transport=AiohttpTransport(verify=verify, limits=limits),
     )
 
 

@@ -96,7 +96,7 @@ ANNOUNCE_OPTS = workflow.ActivityConfig(
 )
 
 
-@workflow.defn(name=BATCH_WORKFLOW)
+@workflow.defn(name=BATCH_WORKFLOW, sandboxed=False)
 class BatchWorkflow:
     """Updates `add_page`, `trigger`, `cancel`; query `status`; signal `chunk_report`."""
 

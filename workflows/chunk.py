@@ -77,7 +77,7 @@ LOOK_OPTS = workflow.ActivityConfig(
 Result = TypeVar("Result")
 
 
-@workflow.defn(name=CHUNK_WORKFLOW)
+@workflow.defn(name=CHUNK_WORKFLOW, sandboxed=False)
 class ChunkWorkflow:
     """Query `status` for every essay's state; signal `command` to publish or cancel."""
 

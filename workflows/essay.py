@@ -55,7 +55,7 @@ STEP_TIMEOUT = timedelta(seconds=30)
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 
 
-@workflow.defn(name=ESSAY_WORKFLOW)
+@workflow.defn(name=ESSAY_WORKFLOW, sandboxed=False)
 class EssayWorkflow:
     """Stores the essay's text, then publishes its spellcheck-requested event.
 

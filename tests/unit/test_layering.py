@@ -1,6 +1,7 @@
 """Which modules each part loads: the API answers HTTP and talks to Temporal, so it must not
 load the worker's I/O (the Kafka producer, the HTTP client of the Content Service, the
-activities); the contracts load no I/O library at all; settings know nothing of the API.
+activities); the contracts load no I/O library at all; settings know nothing of the API; the
+workflows, which run outside the SDK's sandbox, load no I/O and read no clock of their own.
 
 Each check imports in a fresh interpreter, since this test process has loaded everything.
 """
@@ -8,6 +9,7 @@ Each check imports in a fresh interpreter, since this test process has loaded ev
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -48,3 +50,28 @@ def test_the_contracts_load_no_io_library(module: str) -> None:
 
 def test_settings_know_nothing_of_the_api() -> None:
     assert "api" not in tops(loaded_by("settings"))
+
+
+WORKFLOW_IO = {"aiokafka", "httpx", "aiohttp", "quart", "hypercorn", "activities", "api", "worker"}
+# What a workflow must take from `workflow` (now, random, uuid4, sleep as a timer) or not do.
+NONDETERMINISTIC = re.compile(
+    r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time|time\.monotonic|random\.|"
+    r"uuid\.uuid[14]|os\.environ|os\.getenv|open\()"
+)
+
+
+@pytest.mark.parametrize("module", ["workflows.essay", "workflows.chunk", "workflows.batch"])
+def test_the_workflows_load_no_io(module: str) -> None:
+    # They run outside the SDK's sandbox (docs/architecture.md): this is part of its work.
+    loaded = tops(loaded_by(module))
+    assert loaded.isdisjoint(WORKFLOW_IO), loaded & WORKFLOW_IO
+
+
+def test_the_workflows_take_time_and_randomness_from_the_sdk_only() -> None:
+    found = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sorted((REPO_ROOT / "workflows").glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if NONDETERMINISTIC.search(line.split("#")[0])
+    ]
+    assert not found, found
