@@ -59,14 +59,16 @@ async def _run_benchmarks(h: Harness, cfg: config.Config) -> dict:
     results: dict = {}
     chosen = cfg.benchmarks
     if "B1" in chosen:
-        await _guarded(h, results, "B1", ("ours",), functools.partial(b1_accept.run, h))
+        run_b1 = functools.partial(b1_accept.run, h)
+        await _guarded(h, results, "B1", ("ours", "outbox"), run_b1)
     if "B2" in chosen:
-        await _guarded(h, results, "B2", ("ours", "baseline"), functools.partial(b2_latency.run, h))
+        run_b2 = functools.partial(b2_latency.run, h)
+        await _guarded(h, results, "B2", ("ours", "outbox", "baseline"), run_b2)
     if "B3" in chosen or "B4" in chosen:
         # B4 measures while B3's own arm runs; asked for alone, only that arm runs.
-        arms = ("ours", "naive", "ceiling") if "B3" in chosen else ("ours",)
+        arms = b3_batch.ARMS if "B3" in chosen else ("ours",)
         run_b3 = functools.partial(b3_batch.run, h, arms=arms, with_status="B4" in chosen)
-        await _guarded(h, results, "B3", ("ours", "ceiling"), run_b3)
+        await _guarded(h, results, "B3", ("ours", "outbox", "ceiling"), run_b3)
     return results
 
 
@@ -86,7 +88,6 @@ async def _main(cfg: config.Config, stamp: str) -> int:
     }
     began = time.monotonic()
     results: dict = {}
-    rss: dict = {}
     failed = False
     print(f"bench: {', '.join(cfg.benchmarks)}; repeat {cfg.repeat}; logs in {log_dir}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as work_dir:
@@ -97,6 +98,7 @@ async def _main(cfg: config.Config, stamp: str) -> int:
             "task_queue": stack.task_queue,
             "background_nice": stack.background_nice,
             "worker_nice": stack.worker_nice,
+            "runs": stack.RUNS,
         }
         try:
             await stack.start()
@@ -106,13 +108,10 @@ async def _main(cfg: config.Config, stamp: str) -> int:
                 print(
                     f"stack ready in {document['startup_s']:.1f} s (niceness: Temporal, broker"
                     f" and content store {stack.background_nice}, workers {stack.worker_nice},"
-                    " API and clients 0)",
+                    f" the services and clients 0); {stack.RUNS}",
                     flush=True,
                 )
                 results = await _run_benchmarks(h, cfg)
-            # Peaks over the whole run, read while the processes still exist.
-            pids = stack.pids()
-            rss = {name: procfs.peak_rss(pids[name]) for name in ("worker", "api") if name in pids}
         except Exception:
             traceback.print_exc()
             print(f"bench: the stack failed; see the logs in {log_dir}", file=sys.stderr)
@@ -122,19 +121,21 @@ async def _main(cfg: config.Config, stamp: str) -> int:
     document["left_running"] = stack.still_running()
     document["wall_s"] = time.monotonic() - began
     document["machine"]["loadavg_end"] = procfs.loadavg()
-    if "B4" not in cfg.benchmarks:
-        rss = {}  # only B4 holds memory to targets; without its load the peaks mean little
-    rows = report.build_rows(results, rss)
-    document.update(results=results, rss=rss, rows=[report.row_json(r) for r in rows])
-    document["all_pass"] = bool(rows) and all(r.passed for r in rows)
+    rows = report.build_rows(results)
+    document.update(results=results, rows=[report.row_json(r) for r in rows])
+    document["all_pass"] = bool(rows) and all(r.passed for r in rows if r.op)
     print()
     print(report.table(rows))
+    print()
+    print(report.cost_table(results))
+    print()
+    print(report.durability())
     print(f"\nwall time {document['wall_s']:.0f} s; machine: {_machine_line(document['machine'])}")
     if document["left_running"]:
         print(f"bench: still running after stop: {document['left_running']}", file=sys.stderr)
     json_path = report.write(RESULTS_DIR, stamp, document)
-    title = f"make bench {stamp} ({'quick' if cfg.quick else f'median of {cfg.repeat}'})"
-    png_path = chart.draw(rows, RESULTS_DIR, stamp, title)
+    title = f"make bench {stamp} ({'quick' if cfg.quick else f'{cfg.repeat} repetitions'})"
+    png_path = chart.draw(results, RESULTS_DIR, stamp, title)
     print(f"results: {json_path.relative_to(REPO_ROOT)}", end="")
     print(f", {png_path.relative_to(REPO_ROOT)}" if png_path else "")
     errored = any("error" in r for r in results.values())
@@ -147,6 +148,8 @@ def _machine_line(m: dict) -> str:
 
 def main() -> None:
     cfg = config.parse(sys.argv[1:])
+    # Tracing off, whatever this shell exports: the stack inherits this environment.
+    os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:

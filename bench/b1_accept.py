@@ -1,11 +1,13 @@
-"""B1: how fast the API accepts essays, beside starting the same workflows straight with the SDK.
+"""B1: how fast the API accepts essays, beside starting the same workflows straight with the SDK
+(a regression figure: what the API adds to a start) and beside the transactional outbox's
+`POST /v1/trigger-spellcheck` (an fsynced SQLite commit per essay).
 
-Both arms: N starts of EssayWorkflow with a 3 KB text at the same concurrency, on the same task
-queue, with the same worker running. Each repetition runs the arms in BLOCKS blocks of N/BLOCKS
-starts each, in the order A B B A A B B A (A and B swap between repetitions), so a drift of the
-shared machine's speed during a repetition weighs on both arms alike; an arm's rate is its starts
-over its blocks' summed time. After every block its essays' events are awaited, so no block
-competes with another's backlog.
+Every arm: N essays of 3 KB at the same concurrency; ours and the SDK's start EssayWorkflow on
+the same task queue, with the same worker running. Each repetition runs the arms in BLOCKS
+blocks of N/BLOCKS essays each, the arms' order rotating from block to block and from one
+repetition to the next, so a drift of the shared machine's speed during a repetition weighs on
+every arm alike; an arm's rate is its essays over its blocks' summed time. After every block
+its essays' events are awaited, so no block competes with another's backlog.
 """
 
 from __future__ import annotations
@@ -24,15 +26,18 @@ ARM_TIMEOUT_S = 600.0
 BLOCKS = 4
 
 
-async def _api_arm(h: Harness, count: int) -> Run:
-    api = h.stack.url("api")
+def _posting(service: str):
+    async def arm(h: Harness, count: int) -> Run:
+        base = h.stack.url(service)
 
-    async def call(i: int) -> Outcome:
-        response = await h.post_essay(api, h.text(i))
-        ok = response.status == 202
-        return Outcome(ok, response.status, response.json()["essay_id"] if ok else None)
+        async def call(i: int) -> Outcome:
+            response = await h.post_essay(base, h.text(i))
+            ok = response.status == 202
+            return Outcome(ok, response.status, response.json()["essay_id"] if ok else None)
 
-    return await closed_loop(count, h.cfg.concurrency, call, timeout_s=ARM_TIMEOUT_S)
+        return await closed_loop(count, h.cfg.concurrency, call, timeout_s=ARM_TIMEOUT_S)
+
+    return arm
 
 
 async def _sdk_arm(h: Harness, count: int) -> Run:
@@ -51,18 +56,19 @@ async def _sdk_arm(h: Harness, count: int) -> Run:
     return await closed_loop(count, h.cfg.concurrency, call, timeout_s=ARM_TIMEOUT_S)
 
 
-ARMS = {"api": _api_arm, "sdk": _sdk_arm}
+ARMS = {"api": _posting("api"), "sdk": _sdk_arm, "outbox": _posting("outbox")}
+TOPIC = {"api": "ours", "sdk": "ours", "outbox": "outbox"}
 
 
-async def _drained(h: Harness, run: Run, what: str) -> None:
+async def _drained(h: Harness, arm: str, run: Run, what: str) -> None:
     """Wait for every accepted essay's event, so the next arm starts with an idle worker."""
-    await h.clocks["ours"].wait_for([s.value for s in run.ok], h.cfg.drain_timeout_s, what)
+    await h.clocks[TOPIC[arm]].wait_for([s.value for s in run.ok], h.cfg.drain_timeout_s, what)
     h.stack.check_alive()
 
 
 async def _block(h: Harness, arm: str, count: int) -> Run:
     run = await ARMS[arm](h, count)
-    await _drained(h, run, f"B1's {arm} arm")
+    await _drained(h, arm, run, f"B1's {arm} arm")
     return run
 
 
@@ -87,21 +93,23 @@ def _summary(runs: list[Run]) -> dict:
 async def run(h: Harness, out: dict) -> None:
     # Warm both paths (connection pools, the server's caches) outside the measured windows.
     for arm, start in ARMS.items():
-        await _drained(h, await start(h, h.cfg.concurrency), f"B1's {arm} warm-up")
+        await _drained(h, arm, await start(h, h.cfg.concurrency), f"B1's {arm} warm-up")
     reps = out["reps"] = []  # filled as repetitions finish: kept if a later one fails
+    names = list(ARMS)
     for rep in range(h.cfg.repeat):
-        pair = ("api", "sdk") if rep % 2 == 0 else ("sdk", "api")
-        order = [arm for block in range(BLOCKS) for arm in pair[:: 1 if block % 2 == 0 else -1]]
+        order = [names[(rep + block + i) % len(names)] for block in range(BLOCKS) for i in range(3)]
         block_size = max(1, h.cfg.accept_requests // BLOCKS)
-        runs: dict[str, list[Run]] = {arm: [] for arm in pair}
+        runs: dict[str, list[Run]] = {arm: [] for arm in names}
         for arm in order:
             runs[arm].append(await _block(h, arm, block_size))
         result: dict = {arm: _summary(arm_runs) for arm, arm_runs in runs.items()}
         result["order"] = order
-        result["ratio"] = stats.ratio(result["api"]["rate_per_s"], result["sdk"]["rate_per_s"])
+        rate = {arm: result[arm]["rate_per_s"] for arm in names}
+        result["ratio"] = stats.ratio(rate["api"], rate["sdk"])
+        result["outbox_ratio"] = stats.ratio(rate["api"], rate["outbox"])
         reps.append(result)
         print(
-            f"  B1 rep {rep + 1}: api {result['api']['rate_per_s']:.0f}/s, "
-            f"sdk {result['sdk']['rate_per_s']:.0f}/s, ratio {result['ratio']:.2f}",
+            f"  B1 rep {rep + 1}: api {rate['api']:.0f}/s, sdk {rate['sdk']:.0f}/s, "
+            f"outbox {rate['outbox']:.0f}/s",
             flush=True,
         )

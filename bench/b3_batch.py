@@ -1,9 +1,17 @@
-"""B3: a class-sized batch, first POST to last event read, in essays per second, beside
-(a) the naive design, one workflow per essay with one ordinary activity per step
-(bench/naive_workflow.py, on a worker of its own), and (b) a direct
-ceiling: the same content-store POSTs and Kafka sends in a loop in this process, no Temporal.
+"""B3: a class-sized batch, first POST to last event read, in essays per second, four ways:
 
-While our arm runs, B4's probe polls the batch's status (when B4 is asked for).
+- ours: the batch API (pages of 250, then the trigger), chunks of essays on the worker;
+- outbox: the same pages to the transactional outbox (bench/outbox_service.py);
+- single: the product's own single-essay path, `POST /v1/trigger-spellcheck` per essay from 32
+  clients at once, the same count of essays;
+- ceiling: the same pages to a service that keeps nothing and stores and sends at once
+  (bench/ceiling_service.py).
+
+Every arm is warmed up first with a smaller run of its own; the order of the arms rotates from
+one repetition to the next. For each arm the CPU each process of the stack used per essay is
+read from /proc, from the first POST until the stack is quiet again. While our batch runs,
+B4's probes poll its status (when B4 is asked for). Last, ours runs once at `scale_essays`,
+with each process's peak memory over that run beside its peak over the repetitions.
 """
 
 from __future__ import annotations
@@ -12,215 +20,209 @@ import asyncio
 import contextlib
 import json
 import time
-import uuid
-from datetime import UTC, datetime
 
-import httpx
-from aiokafka import AIOKafkaProducer
-
-from activities.kafka import KafkaPublisher
-from bench import b4_status, stats
-from bench.harness import Harness
+from bench import b4_status, procfs, stats
+from bench.harness import LOAD_GENERATOR, Harness
 from bench.load import Outcome, closed_loop
-from bench.naive_workflow import NaiveEssayWorkflow
-from contracts.essay import EssayInput
-from contracts.events import SpellcheckRequestedEvent
-from worker import build_http_client
 
-ARM_TIMEOUT_S = 900.0
+ARMS = ("ours", "outbox", "single", "ceiling")
+# The service each arm posts to, and the topic its events are read from.
+SERVICE = {"ours": "api", "outbox": "outbox", "single": "api", "ceiling": "ceiling"}
+TOPIC = {"ours": "ours", "outbox": "outbox", "single": "ours", "ceiling": "ceiling"}
+# The processes that do an arm's work: its CPU per essay is theirs.
+STACK = ("temporal", "broker", "content", "worker", "api")
+PROCESSES = {
+    "ours": STACK,
+    "single": STACK,
+    "outbox": ("outbox", "broker", "content"),
+    "ceiling": ("ceiling", "broker", "content"),
+}
+# The processes whose peak memory the scale run reports.
+MEMORY = ("api", "worker", "temporal", "broker", "content")
+ARM_TIMEOUT_S = 1800.0
 JSON = {"Content-Type": "application/json"}
 PAGE_TIMEOUT_S = 120.0
+CURVE_POINTS = 200
 
 
-def _summary(count: int, began: float, received: dict[str, float]) -> dict:
-    elapsed = max(received.values()) - began
-    return {"essays": count, "elapsed_s": elapsed, "essays_per_s": count / elapsed}
-
-
-async def _post(h: Harness, path: str, body: bytes | None = None) -> dict:
-    response = await h.http.post(
-        f"{h.stack.url('api')}{path}",
-        body=body,
-        headers=JSON if body is not None else None,
-        timeout_s=PAGE_TIMEOUT_S,
-    )
-    if response.status != 202:
-        raise RuntimeError(f"POST {path}: {response.status} {response.text[:300]}")
-    return response.json()
-
-
-async def ours(h: Harness, rep: int, with_status: bool) -> dict:
-    n, page = h.cfg.batch_essays, h.cfg.page
-    batch_id = h.ids.name("b3", rep)
+def _pages(h: Harness, n: int, batch_id: str) -> list[bytes]:
     # Encoded before the clock starts: 750 KB of JSON per page is work of the load generator's,
     # not of the service it measures.
-    pages = [
+    page = h.cfg.page
+    return [
         json.dumps(
             {"essays": [{"text": h.text(i)} for i in range(start, min(n, start + page))]}
             | ({"batch_id": batch_id} if start == 0 else {})
         ).encode()
         for start in range(0, n, page)
     ]
-    async with b4_status.status_probe(h) if with_status else contextlib.nullcontext() as probe:
-        return await _ours(h, rep, batch_id, pages, probe)
 
 
-async def _ours(
-    h: Harness, rep: int, batch_id: str, pages: list[bytes], probe: b4_status.StatusProbe | None
+async def _post(h: Harness, service: str, path: str, body: bytes | None = None) -> dict:
+    response = await h.http.post(
+        f"{h.stack.url(service)}{path}",
+        body=body,
+        headers=JSON if body is not None else None,
+        timeout_s=PAGE_TIMEOUT_S,
+    )
+    if response.status != 202:
+        raise RuntimeError(f"POST {service} {path}: {response.status} {response.text[:300]}")
+    return response.json()
+
+
+def _curve(began: float, received: dict[str, float]) -> list[list[float]]:
+    """Events read over time, as at most CURVE_POINTS [seconds since the first POST, count]."""
+    times = sorted(t - began for t in received.values())
+    step = max(1, len(times) // CURVE_POINTS)
+    points = [[round(times[i], 3), i + 1] for i in range(step - 1, len(times), step)]
+    if points[-1][1] != len(times):
+        points.append([round(times[-1], 3), len(times)])
+    return points
+
+
+def _summary(
+    arm: str,
+    n: int,
+    began: float,
+    accepted_s: float,
+    received: dict[str, float],
+    before: dict[str, float],
+    after: dict[str, float],
 ) -> dict:
-    n = h.cfg.batch_essays
-    result: dict = {}
-    if probe is not None:
-        idle_batch = await b4_status.finished_batch(h, rep)
-        result["status_idle"] = await probe.poll(idle_batch)
+    elapsed = max(received.values()) - began
+    cpu = {name: (after[name] - before[name]) / n for name in (*PROCESSES[arm], LOAD_GENERATOR)}
+    return {
+        "essays": n,
+        "elapsed_s": elapsed,
+        "essays_per_s": n / elapsed,
+        "accepted_s": accepted_s,
+        "cpu_ms_per_essay": cpu,
+        "stack_cpu_ms_per_essay": sum(v for k, v in cpu.items() if k != LOAD_GENERATOR),
+        "curve": _curve(began, received),
+    }
+
+
+async def batch_arm(
+    h: Harness, arm: str, name: str, n: int, probes: list[b4_status.StatusProbe] | None = None
+) -> dict:
+    """One batch of `n` essays through `arm`'s service, with B4's probes polling it if given."""
+    service = SERVICE[arm]
+    batch_id = h.ids.name(name)
+    pages = _pages(h, n, batch_id)
     stop = asyncio.Event()
-    poller: asyncio.Task[dict] | None = None
+    polls: list[asyncio.Task[dict]] = []
     essay_ids: list[str] = []
+    before = h.cpu()
     began = time.monotonic()
     try:
         for number, page_body in enumerate(pages):
-            if number == 0:
-                body = await _post(h, "/v1/batch", page_body)
-                if probe is not None:  # the batch exists from here on
-                    poller = asyncio.create_task(probe.poll(batch_id, stop))
-            else:
-                body = await _post(h, f"/v1/batch/{batch_id}/essays", page_body)
-            essay_ids += body["essay_ids"]
+            path = "/v1/batch" if number == 0 else f"/v1/batch/{batch_id}/essays"
+            essay_ids += (await _post(h, service, path, page_body))["essay_ids"]
+            if number == 0:  # the batch exists from here on
+                polls = [asyncio.create_task(p.poll(batch_id, stop)) for p in probes or ()]
         accepted_s = time.monotonic() - began
-        await _post(h, f"/v1/batch/{batch_id}/spellcheck")
-        received = await h.clocks["ours"].wait_for(essay_ids, ARM_TIMEOUT_S, "B3's batch")
+        await _post(h, service, f"/v1/batch/{batch_id}/spellcheck")
+        received = await h.clocks[TOPIC[arm]].wait_for(essay_ids, ARM_TIMEOUT_S, f"B3 {arm}")
     finally:
         stop.set()
-        if poller is not None:
-            result["status_loaded"] = await poller
-    result.update(_summary(n, began, received), accepted_s=accepted_s, batch_id=batch_id)
-    # The batch closes once its chunks have reported: let it, so the next arm starts idle.
-    await b4_status.settled(h, batch_id)
+        windows = [await poll for poll in polls]
+    await h.quiet()
+    result = _summary(arm, n, began, accepted_s, received, before, h.cpu())
+    result["batch_id"] = batch_id
+    if probes:
+        result["status"] = {p.service: w for p, w in zip(probes, windows, strict=True)}
     h.stack.check_alive()
     return result
 
 
-async def naive(h: Harness, rep: int) -> dict:
-    """One NaiveEssayWorkflow per essay (ordinary activities), started straight with the SDK
-    at the same concurrency, on the naive worker's queue."""
+async def single_arm(h: Harness, name: str, n: int) -> dict:
+    """`n` single essays through the API, 32 clients at once, to the last event."""
+    api = h.stack.url("api")
 
     async def call(i: int) -> Outcome:
-        essay_id = h.ids.name("b3n", rep, i)
-        await h.temporal.start_workflow(
-            NaiveEssayWorkflow.run,
-            EssayInput(essay_id=essay_id, text=h.text(i), correlation_id="bench-naive"),
-            id=f"naive-{essay_id}",
-            task_queue=h.stack.naive_task_queue,
-        )
-        return Outcome(True, 202, essay_id)
+        response = await h.post_essay(api, h.text(i))
+        ok = response.status == 202
+        return Outcome(ok, response.status, response.json()["essay_id"] if ok else None)
 
-    n = h.cfg.naive_essays
+    before = h.cpu()
     run = await closed_loop(n, h.cfg.concurrency, call, timeout_s=ARM_TIMEOUT_S)
     if len(run.ok) != n:
-        raise RuntimeError(f"B3 naive arm: {n - len(run.ok)} of {n} refused: {run.errors()}")
-    received = await h.clocks["ours"].wait_for([s.value for s in run.ok], ARM_TIMEOUT_S, "naive")
+        raise RuntimeError(f"B3 {name}: {n - len(run.ok)} of {n} refused: {run.errors()}")
+    essay_ids = [s.value for s in run.ok]
+    received = await h.clocks["ours"].wait_for(essay_ids, ARM_TIMEOUT_S, f"B3 {name}")
+    await h.quiet()
+    result = _summary("single", n, run.began, run.elapsed_s, received, before, h.cpu())
     h.stack.check_alive()
-    return _summary(n, run.began, received)
+    return result
 
 
-async def ceiling(
-    h: Harness, rep: int, http: httpx.AsyncClient, producer: AIOKafkaProducer
-) -> dict:
-    n = h.cfg.batch_essays
-    topic = h.stack.topics["ceiling"]
-    batch_id = h.ids.name("b3c", rep)
-    texts = [h.text(i) for i in range(n)]
-    essay_ids = [h.ids.name("b3c", rep, i) for i in range(n)]
-    correlation_id = str(uuid.uuid4())
-    sends: list[asyncio.Task[object]] = []
+async def _arm(h: Harness, arm: str, name: str, n: int, probes=None) -> dict:
+    if arm == "single":
+        return await single_arm(h, name, n)
+    return await batch_arm(h, arm, name, n, probes if arm == "ours" else None)
 
-    async def store(i: int) -> str:
-        # The worker's request: same client settings, headers and body.
-        response = await http.post(
-            h.stack.content_url,
-            content=texts[i].encode(),
-            headers={
-                "Content-Type": "text/plain; charset=utf-8",
-                "X-Correlation-ID": correlation_id,
-            },
-        )
-        response.raise_for_status()
-        return response.json()["storage_id"]
 
-    async def storer(indices) -> None:
-        # As many storers as the worker's content concurrency; each hands its event to the
-        # producer and moves on, so sends are batched by the producer as in publish_chunk.
-        for i in indices:
-            event = SpellcheckRequestedEvent.for_essay(
-                essay_id=essay_ids[i],
-                text_storage_id=await store(i),
-                correlation_id=correlation_id,
-                timestamp=datetime.now(UTC),
-                submission=correlation_id,
-                batch_id=batch_id,
-            )
-            sends.append(
-                asyncio.create_task(
-                    producer.send_and_wait(
-                        topic, value=event.to_bytes(), key=event.key, headers=event.headers()
-                    )
-                )
-            )
+def _peaks(h: Harness) -> dict[str, float]:
+    pids = h.stack.pids()
+    return {name: procfs.peak_rss(pids[name])["sum_mib"] for name in MEMORY if name in pids}
 
-    indices = iter(range(n))
-    began = time.monotonic()
-    async with asyncio.timeout(ARM_TIMEOUT_S):
-        await asyncio.gather(*(storer(indices) for _ in range(h.cfg.content_concurrency)))
-        await asyncio.gather(*sends)
-    received = await h.clocks["ceiling"].wait_for(essay_ids, ARM_TIMEOUT_S, "the ceiling")
-    return _summary(n, began, received)
+
+def _clear_peaks(h: Harness) -> None:
+    for pid in h.stack.pids().values():
+        procfs.clear_peak_rss(pid)
 
 
 async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -> None:
-    """`arms` from ("ours", "naive", "ceiling"); the order alternates between repetitions."""
-    settings = h.stack.settings(topic=h.stack.topics["ceiling"])
-    publisher = KafkaPublisher(settings)  # the worker's producer settings (acks="all")
-    reps = out["reps"] = []
-    async with build_http_client(settings) as http:
-        try:
-            producer = await publisher.producer()
-            for rep in range(h.cfg.repeat):
-                order = arms if rep % 2 == 0 else tuple(reversed(arms))
-                result: dict = {"order": list(order)}
-                for arm in order:
-                    if arm == "ours":
-                        result[arm] = await ours(h, rep, with_status)
-                    elif arm == "naive":
-                        result[arm] = await naive(h, rep)
-                    else:
-                        result[arm] = await ceiling(h, rep, http, producer)
-                _ratios(result)
-                reps.append(result)
-                print(f"  B3 rep {rep + 1}: " + _line(result), flush=True)
-        finally:
-            await publisher.close()
+    """`arms` from ARMS; their order rotates between repetitions."""
+    for arm in arms:
+        await _arm(h, arm, f"b3-warm-{arm}", h.cfg.warm_essays)
+    _clear_peaks(h)
+    reps = out["reps"] = []  # filled as repetitions finish: kept if a later one fails
+    async with contextlib.AsyncExitStack() as probing:
+        probes = [
+            await probing.enter_async_context(b4_status.status_probe(h, service))
+            for service in (b4_status.SERVICES if with_status else ())
+        ]
+        for rep in range(h.cfg.repeat):
+            order = arms[rep % len(arms) :] + arms[: rep % len(arms)]
+            result: dict = {"order": list(order)}
+            for arm in order:
+                n = h.cfg.batch_essays
+                result[arm] = await _arm(h, arm, f"b3-{arm}-{rep}", n, probes)
+            _ratios(result)
+            reps.append(result)
+            print(f"  B3 rep {rep + 1}: " + _line(result), flush=True)
+    out["peak_rss_mib"] = _peaks(h)
+    if h.cfg.scale_essays and "ours" in arms:
+        _clear_peaks(h)
+        n = h.cfg.scale_essays
+        scale = out["scale"] = await batch_arm(h, "ours", "b3-scale", n)
+        scale["peak_rss_mib"] = _peaks(h)
+        rates = [rep["ours"]["essays_per_s"] for rep in reps]
+        scale["ratio"] = stats.ratio(scale["essays_per_s"], stats.spread(rates)["median"])
+        print(
+            f"  B3 at {n:,}: {scale['essays_per_s']:.0f}/s ({scale['elapsed_s']:.0f} s), "
+            f"{scale['ratio']:.2f} of the rate at {h.cfg.batch_essays:,}",
+            flush=True,
+        )
 
 
 def _ratios(result: dict) -> None:
-    rate = {
-        arm: result[arm]["essays_per_s"] for arm in ("ours", "naive", "ceiling") if arm in result
-    }
-    if "ours" in rate and "naive" in rate:
-        result["naive_ratio"] = stats.ratio(rate["ours"], rate["naive"])
-    if "ours" in rate and "ceiling" in rate:
-        result["ceiling_ratio"] = stats.ratio(rate["ours"], rate["ceiling"])
-    if "ours" in result and "status_loaded" in result["ours"]:
-        loaded, idle = result["ours"]["status_loaded"], result["ours"]["status_idle"]
-        result["status_ratio"] = stats.ratio(loaded["p99_ms"], idle["p99_ms"])
+    if "ours" not in result:
+        return
+    ours = result["ours"]["essays_per_s"]
+    for arm in ARMS[1:]:
+        if arm in result:
+            result[f"{arm}_ratio"] = stats.ratio(ours, result[arm]["essays_per_s"])
 
 
 def _line(result: dict) -> str:
     parts = [
-        f"{arm} {result[arm]['essays_per_s']:.0f}/s ({result[arm]['elapsed_s']:.1f} s)"
-        for arm in ("ours", "naive", "ceiling")
+        f"{arm} {result[arm]['essays_per_s']:.0f}/s "
+        f"({result[arm]['stack_cpu_ms_per_essay']:.1f} ms CPU/essay)"
+        for arm in ARMS
         if arm in result
     ]
-    if "status_ratio" in result:
-        loaded, idle = result["ours"]["status_loaded"], result["ours"]["status_idle"]
-        parts.append(f"status p99 {loaded['p99_ms']:.0f} vs idle {idle['p99_ms']:.0f} ms")
+    for service, window in result.get("ours", {}).get("status", {}).items():
+        parts.append(f"{service} status p99 {window['p99_ms']:.0f} ms")
     return ", ".join(parts)

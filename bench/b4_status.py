@@ -1,8 +1,10 @@
-"""B4: `GET /v1/batch/{id}/status` on a fixed timetable, counting timeouts and 5xx.
+"""B4: `GET /v1/batch/{id}/status` on a fixed timetable while B3's batch runs, counting
+timeouts and 5xx.
 
-B3 polls its own batch while it runs (loaded); before that, the same count of GETs on a small
-batch that has finished gives the idle figure. Both are timed by one probe process of their own
-(`status_probe.py`). Peak memory is read by the runner at the end.
+Two probes, each a process of its own (`status_probe.py`), poll the running batch from its
+first page to its last event: one through the API (status answers at most STATUS_MAX_AGE_S old,
+refreshed in the background), one through a second API with that cache off, which reads every
+answer from Temporal.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from collections.abc import AsyncIterator
 
 from bench.harness import Harness
 from bench.status_probe import READY
-from contracts.ids import batch_workflow_id
 
-IDLE_BATCH_ESSAYS = 20
-SETTLE_TIMEOUT_S = 300.0
+# The API with its status cache, and the one without.
+SERVICES = ("api", "api-nocache")
 PROBE_START_TIMEOUT_S = 60.0
 PROBE_STOP_TIMEOUT_S = 30.0
 RESULT_LINE_LIMIT = 1 << 20  # a poll's JSON line: a few KB per hundred GETs
@@ -27,8 +28,9 @@ RESULT_LINE_LIMIT = 1 << 20  # a poll's JSON line: a few KB per hundred GETs
 class StatusProbe:
     """The probe process, driven over its stdin (see `status_probe.py`)."""
 
-    def __init__(self, h: Harness, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, h: Harness, service: str, process: asyncio.subprocess.Process) -> None:
         self._h = h
+        self.service = service
         self._process = process
 
     async def _send(self, line: str) -> None:
@@ -39,7 +41,8 @@ class StatusProbe:
     async def poll(self, batch_id: str, stop: asyncio.Event | None = None) -> dict:
         """At most `status_polls` GETs at `status_rate`/s; with `stop`, none after it is set."""
         assert self._process.stdout is not None
-        await self._send(f"poll {self._h.stack.url('api')}/v1/batch/{batch_id}/status")
+        base = self._h.stack.url(self.service)
+        await self._send(f"poll {base}/v1/batch/{batch_id}/status")
         result = asyncio.ensure_future(self._process.stdout.readline())
         if stop is not None:
             stopped = asyncio.ensure_future(stop.wait())
@@ -57,7 +60,7 @@ class StatusProbe:
 
 
 @contextlib.asynccontextmanager
-async def status_probe(h: Harness) -> AsyncIterator[StatusProbe]:
+async def status_probe(h: Harness, service: str) -> AsyncIterator[StatusProbe]:
     cfg = h.cfg
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "bench.status_probe", "--rate", str(cfg.status_rate)),
@@ -76,7 +79,7 @@ async def status_probe(h: Harness) -> AsyncIterator[StatusProbe]:
             ready = await process.stdout.readline()
         if ready.decode().strip() != READY:
             raise RuntimeError(f"the status probe did not start: {ready!r}")
-        yield StatusProbe(h, process)
+        yield StatusProbe(h, service, process)
     finally:
         if process.stdin is not None:
             process.stdin.close()  # end of input: it stops
@@ -86,24 +89,3 @@ async def status_probe(h: Harness) -> AsyncIterator[StatusProbe]:
         except TimeoutError:
             process.kill()
             await process.wait()
-
-
-async def finished_batch(h: Harness, rep: int) -> str:
-    """A small batch, triggered and closed: the idle GETs read it."""
-    batch_id = h.ids.name("b4-idle", rep)
-    essays = [{"text": h.text(n)} for n in range(IDLE_BATCH_ESSAYS)]
-    api = h.stack.url("api")
-    created = await h.http.post(f"{api}/v1/batch", json={"batch_id": batch_id, "essays": essays})
-    triggered = await h.http.post(f"{api}/v1/batch/{batch_id}/spellcheck")
-    for response in (created, triggered):
-        if response.status != 202:
-            raise RuntimeError(f"idle batch: {response.status} {response.text[:300]}")
-    await settled(h, batch_id)
-    return batch_id
-
-
-async def settled(h: Harness, batch_id: str) -> None:
-    """Wait for the batch's workflow to close (across its continue-as-new runs)."""
-    handle = h.temporal.get_workflow_handle(batch_workflow_id(batch_id))
-    async with asyncio.timeout(SETTLE_TIMEOUT_S):
-        await handle.result()

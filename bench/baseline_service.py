@@ -1,7 +1,8 @@
 """The old Batch Service's request path, as B2's baseline: all the work inside the request.
 
-`hypercorn "bench.baseline_service:create_app()"`: `POST /v1/trigger-spellcheck` stores the text
-in the content store (one pooled httpx client), sends the same event to Kafka with
+`hypercorn "bench.baseline_service:create_app()" -c file:hypercorn_config.py`, the API's own
+server settings: `POST /v1/trigger-spellcheck` stores the text
+in the content store (with the worker's own client), sends the same event to Kafka with
 `send_and_wait` (acks="all", one producer per process), then answers 202, as HuleEdu's first
 Batch Service did. A failure of either dependency loses the essay (503): the flaw the
 orchestrator removes, and the cost it must not multiply. Reads CONTENT_SERVICE_URL,
@@ -21,6 +22,7 @@ from quart import Quart, request
 
 from contracts.events import SpellcheckRequestedEvent
 from settings import get_settings
+from worker import build_http_client
 
 
 def create_app() -> Quart:
@@ -30,10 +32,7 @@ def create_app() -> Quart:
 
     @app.before_serving
     async def open_clients() -> None:
-        clients["http"] = httpx.AsyncClient(
-            timeout=settings.content_service_timeout_s,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        )
+        clients["http"] = build_http_client(settings)
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             acks="all",

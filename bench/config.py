@@ -6,8 +6,6 @@ import argparse
 import os
 from dataclasses import asdict, dataclass
 
-from settings import Settings
-
 BENCHMARKS = ("B1", "B2", "B3", "B4")
 
 
@@ -17,16 +15,16 @@ class Config:
     quick: bool
     repeat: int
     text_bytes: int
-    concurrency: int  # clients in flight at once (B1, B3's naive arm)
-    content_concurrency: int  # B3's ceiling: the worker's CONTENT_SERVICE_CONCURRENCY
+    concurrency: int  # clients in flight at once (B1, B3's single-essay arm)
     accept_requests: int  # B1's N per arm
     latency_rate: float  # B2: requests per second, on a fixed timetable
     latency_seconds: float  # B2: length of each arm's timetable
-    batch_essays: int  # B3 ours and ceiling
-    naive_essays: int  # B3's naive arm
+    batch_essays: int  # B3: every arm, the single-essay path's too
+    warm_essays: int  # B3: each arm's unmeasured warm-up
+    scale_essays: int  # B3 once more, ours alone, at this size (0: not)
     page: int  # essays per batch request
-    status_rate: float  # B4: status GETs per second
-    status_polls: int  # B4: most status GETs per window (idle and loaded alike)
+    status_rate: float  # B4: status GETs per second, to each of the two APIs
+    status_polls: int  # B4: most status GETs per window
     status_timeout_s: float  # B4: a GET slower than this counts as a timeout
     drain_timeout_s: float  # longest wait for an arm's events after its load ends
 
@@ -34,7 +32,7 @@ class Config:
         return asdict(self)
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, least: int = 1) -> int:
     raw = os.environ.get(name, "")
     if not raw:
         return default
@@ -42,8 +40,8 @@ def _int(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SystemExit(f"bench: {name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise SystemExit(f"bench: {name} must be at least 1, got {value}")
+    if value < least:
+        raise SystemExit(f"bench: {name} must be at least {least}, got {value}")
     return value
 
 
@@ -51,8 +49,8 @@ def parse(argv: list[str]) -> Config:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Side-by-side benchmarks; results in bench/results/.",
-        epilog="Environment: BENCH_REPEAT (3), BENCH_ESSAYS (10000), BENCH_NAIVE_ESSAYS (500), "
-        "BENCH_QUICK=1 (same as --quick).",
+        epilog="Environment: BENCH_REPEAT (5), BENCH_ESSAYS (10000), BENCH_SCALE_ESSAYS "
+        "(100000; 0 skips it), BENCH_QUICK=1 (same as --quick).",
     )
     parser.add_argument(
         "benchmarks",
@@ -72,20 +70,19 @@ def parse(argv: list[str]) -> Config:
     return Config(
         benchmarks=tuple(b for b in BENCHMARKS if b in chosen),
         quick=quick,
-        repeat=_int("BENCH_REPEAT", 1 if quick else 3),
+        repeat=_int("BENCH_REPEAT", 1 if quick else 5),
         text_bytes=3 * 1024,
         concurrency=32,
-        # The worker's own default, so the ceiling makes the requests the worker would.
-        content_concurrency=Settings.model_fields["content_service_concurrency"].default,
         accept_requests=_int("BENCH_ACCEPT_REQUESTS", 200 if quick else 1000),
         latency_rate=10.0,
         latency_seconds=5.0 if quick else 20.0,
         batch_essays=_int("BENCH_ESSAYS", 500 if quick else 10_000),
-        naive_essays=_int("BENCH_NAIVE_ESSAYS", 100 if quick else 500),
+        warm_essays=250 if quick else 1000,
+        scale_essays=_int("BENCH_SCALE_ESSAYS", 1000 if quick else 100_000, least=0),
         page=250,
-        # Enough GETs per window that p99 is a percentile: of 100 it would be the slowest one.
-        status_rate=10.0,
-        status_polls=40 if quick else 400,
+        # Enough GETs per loaded window (about 25 s) that p99 is not one of its last few.
+        status_rate=20.0,
+        status_polls=10_000,
         status_timeout_s=10.0,
         drain_timeout_s=600.0,
     )

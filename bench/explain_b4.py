@@ -47,12 +47,12 @@ def explain(results: dict, over_ms: float) -> list[str]:
     out = []
     for number, rep in enumerate(results["results"]["B3"]["reps"], start=1):
         ours = rep["ours"]  # B4 polls B3's own batch: its windows are in B3's results
-        if "status_loaded" not in ours:
+        if "status" not in ours:
             continue
         path = f"/v1/batch/{ours['batch_id']}/status"
         tally = {"late": 0, "before": 0, "inside": 0, "after": 0}
         out.append(f"repetition {number}: {path}, loaded GETs over {over_ms:g} ms")
-        for index, due, latency_ms, *sent_late in ours["status_loaded"]["gets"]:
+        for index, due, latency_ms, *sent_late in ours["status"]["api"]["gets"]:
             line = access.get((path, f"{CORRELATION_PREFIX}{index}"))
             if latency_ms <= over_ms or line is None:
                 continue
@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     results = json.loads(args.results.read_text())
     reps = results.get("results", {}).get("B3", {}).get("reps", [])
-    windows = [rep["ours"]["status_loaded"] for rep in reps if "status_loaded" in rep["ours"]]
+    windows = [rep["ours"]["status"]["api"] for rep in reps if "status" in rep.get("ours", {})]
     if not windows:
         raise SystemExit(f"{args.results}: no B4 in these results")
     if not all("gets" in window for window in windows):

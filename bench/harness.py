@@ -7,12 +7,13 @@ the same code on the same event loop.
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from bench import waits
+from bench import procfs, waits
 from bench.config import Config
 from bench.consumer import EventClock
 from bench.essays import Ids, essay_text
@@ -21,6 +22,10 @@ from bench.stack import BenchStack
 from temporal_client import connect
 
 READY_TIMEOUT_S = 120.0
+LOAD_GENERATOR = "load generator"
+QUIET_WINDOW_S = 0.5
+QUIET_SHARE = 0.1
+QUIET_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -29,11 +34,38 @@ class Harness:
     stack: BenchStack
     http: LoadClient
     temporal: Client
-    clocks: dict[str, EventClock]  # by arm: ours, baseline, ceiling
+    clocks: dict[str, EventClock]  # by topic: ours, baseline, outbox, ceiling
     ids: Ids
 
     def text(self, n: int) -> str:
         return essay_text(n, self.cfg.text_bytes)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU ms used so far by each process of the stack, and by this load generator (with
+        its status probes)."""
+        pids = self.stack.pids()
+        used = {name: procfs.cpu_ms(pid) for name, pid in pids.items()}
+        # The stack's processes are this one's children: only the rest (the probes) are ours.
+        used[LOAD_GENERATOR] = procfs.cpu_ms(os.getpid(), frozenset(pids.values()))
+        return used
+
+    def _stack_cpu(self) -> float:
+        return sum(v for name, v in self.cpu().items() if name != LOAD_GENERATOR)
+
+    async def quiet(self) -> None:
+        """Wait until the stack has finished what its last arm left it (progress reports,
+        workflow tasks after the last event): under a tenth of a core for half a second."""
+        last = self._stack_cpu()
+
+        async def calm() -> bool | None:
+            nonlocal last
+            now = self._stack_cpu()
+            busy, last = now - last, now
+            return True if busy < QUIET_WINDOW_S * 1000 * QUIET_SHARE else None
+
+        await waits.until(
+            calm, timeout_s=QUIET_TIMEOUT_S, what="a quiet stack", interval_s=QUIET_WINDOW_S
+        )
 
     async def post_essay(self, base: str, text: str) -> Reply:
         return await self.http.post(f"{base}/v1/trigger-spellcheck", json={"text": text})
@@ -67,8 +99,8 @@ async def harness(cfg: Config, stack: BenchStack):
             await clock.start(READY_TIMEOUT_S)
             clocks[arm] = clock
         h = Harness(cfg, stack, http, temporal, clocks, Ids())
-        async with h.reading("ours", "baseline"):
-            for arm, service in (("ours", "api"), ("baseline", "baseline")):
+        async with h.reading("ours", "baseline", "outbox"):
+            for arm, service in (("ours", "api"), ("baseline", "baseline"), ("outbox", "outbox")):
                 await _one_essay_through(h, arm, service)
         yield h
 

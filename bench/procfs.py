@@ -1,4 +1,4 @@
-"""Facts read from /proc: peak memory of a process tree, and what machine this is."""
+"""Facts read from /proc: CPU time and peak memory of a process tree, and what machine this is."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 PROC = Path("/proc")
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 def _children_of() -> dict[int, list[int]]:
@@ -26,14 +27,14 @@ def _children_of() -> dict[int, list[int]]:
     return children
 
 
-def tree(pid: int) -> list[int]:
-    """`pid` and all its living descendants."""
+def tree(pid: int, leave_out: frozenset[int] = frozenset()) -> list[int]:
+    """`pid` and all its living descendants, but for those under the pids in `leave_out`."""
     children = _children_of()
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
         found.append(current)
-        todo.extend(children.get(current, []))
+        todo.extend(c for c in children.get(current, []) if c not in leave_out)
     return found
 
 
@@ -65,6 +66,32 @@ def peak_rss(pid: int) -> dict:
         "sum_mib": sum(values),
         "max_mib": max(values, default=0.0),
     }
+
+
+def clear_peak_rss(pid: int) -> None:
+    """Start the tree's VmHWM again from its current RSS (writing 5 to clear_refs), so the
+    next reading is the peak since now."""
+    for member in tree(pid):
+        try:
+            (PROC / str(member) / "clear_refs").write_text("5")
+        except OSError:  # exited meanwhile, or not ours
+            continue
+
+
+def cpu_ms(pid: int, leave_out: frozenset[int] = frozenset()) -> float:
+    """CPU time (user + system) the tree under `pid` has used, in milliseconds: its living
+    members' own and that of their children that have exited and were waited for. The subtrees
+    under the pids in `leave_out` are not counted."""
+    total_ticks = 0
+    for member in tree(pid, leave_out):
+        try:
+            stat = (PROC / str(member) / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # Fields 14-17 of stat (utime, stime, cutime, cstime) are 11-14 after the ")".
+        total_ticks += sum(int(f) for f in fields[11:15])
+    return total_ticks * 1000 / TICKS_PER_S
 
 
 def _cmdline(pid: int) -> str:

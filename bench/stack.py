@@ -1,19 +1,25 @@
 """The stack under test, started for one run on free loopback ports and stopped afterwards.
 
 The five pieces `make dev` runs (`devstack.pieces`: Temporal dev server on a SQLite file, the
-embedded broker, the content store, the worker and the API) as subprocesses so their memory can
-be read, plus B3's naive worker and the baseline service that B2 compares with. Each process
+embedded broker, the content store, the worker and the API) as subprocesses so their memory and
+CPU can be read, and beside them the arms they are compared with, each its own process under the
+API's Hypercorn settings: the old service (B2), the transactional outbox (B1-B3), B3's ceiling,
+and a second API that reads every status from Temporal (B4 with the cache off). Each process
 runs in its own session, so stopping it stops whatever it spawned.
+
+As compose runs it: payloads encrypted (a fresh key), essays followed to their results (with no
+spell checker and no results consumer running, and a timeout longer than any run, so no essay
+is requested twice); tracing off.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import uuid
 from pathlib import Path
 
+from codec.keys import new_key
 from devstack.components import (
     HYPERCORN_BIN,
     REPO_ROOT,
@@ -24,28 +30,43 @@ from devstack.components import (
     free_port,
 )
 from devstack.pieces import Layout, build_pieces, nicenesses
-from hypercorn_config import keep_alive_timeout
 from settings import Settings
 
 HOST = "127.0.0.1"
+# Each peer: its app under Hypercorn, and the topic it publishes to.
+PEERS = {
+    "baseline": ("bench.baseline_service:create_app()", "baseline"),
+    "outbox": ("bench.outbox_service:create_app()", "outbox"),
+    "ceiling": ("bench.ceiling_service:create_app()", "ceiling"),
+    "api-nocache": ("api.app:create_app()", "ours"),
+}
+TOPIC_PEERS = ("baseline", "outbox", "ceiling")
+# Longer than any bench run: with no spell checker, a shorter one would send every essay's
+# second request in the middle of a later arm.
+FOLLOW_TIMEOUT_S = 86_400.0
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
 
 class BenchStack:
+    RUNS = (
+        "payloads encrypted as in compose, tracing off, essays followed to their results with "
+        "no spell checker or results consumer running"
+    )
+
     def __init__(self, work_dir: Path, log_dir: Path) -> None:
         self.work_dir = work_dir
         self.log_dir = log_dir
-        names = ("temporal", "broker", "content", "api", "baseline")
+        names = ("temporal", "broker", "content", "api", *PEERS)
         self.ports = {name: free_port(HOST) for name in names}
         suffix = uuid.uuid4().hex[:8]
         self.task_queue = f"bench-{suffix}"
-        self.naive_task_queue = f"bench-naive-{suffix}"
-        # One topic per service under test: ours (the worker), the baseline service, and the
-        # in-process ceiling arm of B3. Within a topic, arms are told apart by their essay ids.
-        self.topics = {arm: f"bench.{arm}.{suffix}" for arm in ("ours", "baseline", "ceiling")}
+        # One topic per service that publishes (the second API shares the worker's). Within a
+        # topic, arms are told apart by their essay ids.
+        self.topics = {arm: f"bench.{arm}.{suffix}" for arm in ("ours", *TOPIC_PEERS)}
         self.processes: dict[str, ManagedProcess] = {}
         self.background_nice, self.worker_nice = nicenesses(os.environ)
+        self.payload_keys = f"bench:{new_key()}"
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -82,6 +103,8 @@ class BenchStack:
             api_metrics_port=0,
             worker_metrics_port=0,
             worker_nice=self.worker_nice,
+            payload_keys=self.payload_keys,
+            spellcheck_timeout_s=FOLLOW_TIMEOUT_S,
         )
 
     def _app_env(self, settings: Settings) -> dict[str, str]:
@@ -116,29 +139,17 @@ class BenchStack:
         for topic in self.topics.values():
             await create_topic(self.bootstrap, topic, timeout_s=START_TIMEOUT_S)
         self._start(pieces["worker"].process)
-        # B3's naive arm (one workflow per essay) runs on a worker of its own, read on our topic.
-        naive = self.settings().model_copy(update={"temporal_task_queue": self.naive_task_queue})
-        naive_argv = [sys.executable, "-m", "bench.naive_worker"]
-        self._start(self._process("naive-worker", naive_argv, self._app_env(naive)))
         await self._serve(pieces["api"].process)
-        baseline = self.settings(self.topics["baseline"]).model_copy(
-            update={"port": self.ports["baseline"]}
-        )
-        await self._serve(self._process("baseline", self._baseline_argv(), self._app_env(baseline)))
-
-    def _baseline_argv(self) -> list[str]:
-        # The same server and the same access logging as the API, so only the request path
-        # differs.
-        return [
-            str(HYPERCORN_BIN),
-            "bench.baseline_service:create_app()",
-            "--bind",
-            self.address("baseline"),
-            "--access-logfile",
-            "-",
-            "--keep-alive",
-            str(keep_alive_timeout),
-        ]
+        for name, (app, topic) in PEERS.items():
+            settings = self.settings(self.topics[topic]).model_copy(
+                update={"port": self.ports[name]}
+                | ({"status_max_age_s": 0.0} if name == "api-nocache" else {})
+            )
+            env = self._app_env(settings) | {"OUTBOX_PATH": str(self.work_dir / "outbox.sqlite")}
+            # The API's own server settings (uvloop, in-process, keep-alive, access log), so
+            # only the request path differs.
+            argv = [str(HYPERCORN_BIN), app, "-c", "file:hypercorn_config.py"]
+            await self._serve(self._process(name, argv, env))
 
     def check_alive(self) -> None:
         """Raise if any piece has exited: a dead worker would otherwise look like slowness."""

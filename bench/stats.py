@@ -30,9 +30,38 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator
 
 
+# Student's t, two-sided 95%, by degrees of freedom.
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def _t95(df: int) -> float:
+    # Beyond the table, the normal quantile with its first correction for t (within 1%).
+    return _T95.get(df) or 1.96 + (1.96**3 + 1.96) / (4 * df)
+
+
 def spread(values: Sequence[float]) -> dict[str, float]:
-    """Median, min and max over repetitions (NaNs, from failed repetitions, left out)."""
+    """Over repetitions (NaNs, from failed repetitions, left out): the median, the min and max,
+    and a 95% interval.
+
+    The interval is Student's t on the logarithms: these figures are rates, times and their
+    ratios, which vary by factors, so it is an interval for their geometric mean, the typical
+    value. With fewer than two values, or any not above zero, it is NaN.
+    """
     kept = [v for v in values if not math.isnan(v)]
+    nan = math.nan
     if not kept:
-        return {"median": math.nan, "min": math.nan, "max": math.nan}
-    return {"median": statistics.median(kept), "min": min(kept), "max": max(kept)}
+        return {"median": nan, "min": nan, "max": nan, "low": nan, "high": nan, "n": 0}
+    low = high = nan
+    if len(kept) >= 2 and min(kept) > 0:
+        logs = [math.log(v) for v in kept]
+        half = _t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+        centre = statistics.fmean(logs)
+        low, high = math.exp(centre - half), math.exp(centre + half)
+    return {
+        "median": statistics.median(kept),
+        "min": min(kept),
+        "max": max(kept),
+        "low": low,
+        "high": high,
+        "n": len(kept),
+    }
