@@ -9,9 +9,11 @@
 
 Every arm is warmed up first with a smaller run of its own; the order of the arms rotates from
 one repetition to the next. For each arm the CPU each process of the stack used per essay is
-read from /proc, from the first POST until the stack is quiet again. While our batch runs,
-B4's probes poll its status (when B4 is asked for). Last, ours runs once at `scale_essays`,
-with each process's peak memory over that run beside its peak over the repetitions.
+read from /proc, from the first POST until the stack is quiet again. B4 (when asked for) runs
+our batch once more in each repetition, while its probes poll the batch's status: their GETs,
+the uncached ones above all, load the stack, so they stay out of the arms compared here. Last,
+ours runs once at `scale_essays`, with each process's peak memory over that run beside its
+peak over the repetitions.
 """
 
 from __future__ import annotations
@@ -156,10 +158,10 @@ async def single_arm(h: Harness, name: str, n: int) -> dict:
     return result
 
 
-async def _arm(h: Harness, arm: str, name: str, n: int, probes=None) -> dict:
+async def _arm(h: Harness, arm: str, name: str, n: int) -> dict:
     if arm == "single":
         return await single_arm(h, name, n)
-    return await batch_arm(h, arm, name, n, probes if arm == "ours" else None)
+    return await batch_arm(h, arm, name, n)
 
 
 def _peaks(h: Harness) -> dict[str, float]:
@@ -173,8 +175,8 @@ def _clear_peaks(h: Harness) -> None:
 
 
 async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -> None:
-    """`arms` from ARMS; their order rotates between repetitions."""
-    for arm in arms:
+    """`arms` from ARMS (none: B4 alone); their order rotates between repetitions."""
+    for arm in arms or ("ours",):
         await _arm(h, arm, f"b3-warm-{arm}", h.cfg.warm_essays)
     _clear_peaks(h)
     reps = out["reps"] = []  # filled as repetitions finish: kept if a later one fails
@@ -186,9 +188,11 @@ async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -
         for rep in range(h.cfg.repeat):
             order = arms[rep % len(arms) :] + arms[: rep % len(arms)]
             result: dict = {"order": list(order)}
+            n = h.cfg.batch_essays
             for arm in order:
-                n = h.cfg.batch_essays
-                result[arm] = await _arm(h, arm, f"b3-{arm}-{rep}", n, probes)
+                result[arm] = await _arm(h, arm, f"b3-{arm}-{rep}", n)
+            if probes:
+                result["b4"] = await batch_arm(h, "ours", f"b4-{rep}", n, probes)
             _ratios(result)
             reps.append(result)
             print(f"  B3 rep {rep + 1}: " + _line(result), flush=True)
@@ -223,6 +227,6 @@ def _line(result: dict) -> str:
         for arm in ARMS
         if arm in result
     ]
-    for service, window in result.get("ours", {}).get("status", {}).items():
+    for service, window in result.get("b4", {}).get("status", {}).items():
         parts.append(f"{service} status p99 {window['p99_ms']:.0f} ms")
     return ", ".join(parts)

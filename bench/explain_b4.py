@@ -46,8 +46,8 @@ def explain(results: dict, over_ms: float) -> list[str]:
     access = _access_lines(Path(results["logs"]) / "api.log")
     out = []
     for number, rep in enumerate(results["results"]["B3"]["reps"], start=1):
-        ours = rep["ours"]  # B4 polls B3's own batch: its windows are in B3's results
-        if "status" not in ours:
+        ours = rep.get("b4")  # B4's run of our batch, one per repetition of B3
+        if ours is None:
             continue
         path = f"/v1/batch/{ours['batch_id']}/status"
         tally = {"late": 0, "before": 0, "inside": 0, "after": 0}
@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     results = json.loads(args.results.read_text())
     reps = results.get("results", {}).get("B3", {}).get("reps", [])
-    windows = [rep["ours"]["status"]["api"] for rep in reps if "status" in rep.get("ours", {})]
+    windows = [rep["b4"]["status"]["api"] for rep in reps if "b4" in rep]
     if not windows:
         raise SystemExit(f"{args.results}: no B4 in these results")
     if not all("gets" in window for window in windows):

@@ -183,8 +183,8 @@ def _b2_rows(b2: dict) -> list[Row]:
 
 
 def _b3_rows(b3: dict) -> list[Row]:
-    if "error" in b3 and not b3.get("reps"):
-        return _error_rows(["B3 batch"], b3["error"])
+    if not b3.get("reps"):
+        return _error_rows(["B3 batch"], b3.get("error", "no repetition finished"))
     reps, rows = b3["reps"], []
     rate = ("ours", "essays_per_s")
     for arm, label, op, target in (
@@ -214,7 +214,7 @@ def _b3_rows(b3: dict) -> list[Row]:
                 _median(reps, rate), "repetitions", scale["ratio"], NAN, NAN, ">=", 0.9,
             )
         )  # fmt: skip
-    windows = [r["ours"]["status"] for r in reps if "status" in r.get("ours", {})]
+    windows = [r["b4"]["status"] for r in reps if "b4" in r]
     if windows:
         loaded = [w["api"]["p99_ms"] for w in windows]
         rows.append(_limit_row("B4 status p99 under load", "ms", loaded, STATUS_P99_LIMIT_MS))
@@ -231,10 +231,15 @@ def _b3_rows(b3: dict) -> list[Row]:
         )
     peaks = b3.get("peak_rss_mib", {})
     for name, limit in (("worker", WORKER_RSS_LIMIT_MIB), ("api", API_RSS_LIMIT_MIB)):
-        if name in peaks and windows:
-            n = f"{reps[0]['ours']['essays']:,}"
+        if name in peaks:
+            n = f"{batch_size(reps):,}"
             rows.append(_limit_row(f"{name} peak RSS at {n}", "MiB", [peaks[name]], limit))
     return rows
+
+
+def batch_size(reps: list[dict]) -> int:
+    """The repetitions' batch size (every arm's, B4's run's too)."""
+    return next(r[arm]["essays"] for r in reps for arm in (*ARM_LABELS, "b4") if arm in r)
 
 
 def _fmt(value: float, digits: int = 1) -> str:
@@ -327,7 +332,7 @@ def cost_table(results: dict) -> str:
     ]
     peaks, scale = b3.get("peak_rss_mib", {}), b3.get("scale", {}).get("peak_rss_mib", {})
     if peaks:
-        n = f"{reps[0]['ours']['essays']:,}"
+        n = f"{batch_size(reps):,}"
         memory_header = ("peak RSS, MiB", *peaks)
         memory = [(f"repetitions ({n})", *(_fmt(v, 0) for v in peaks.values()))]
         if scale:
