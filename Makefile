@@ -22,7 +22,7 @@ help:
 	@echo "make test-absence    a batch whose chunks' worker is away two days' worth of looks (10 min)"
 	@echo "make fuzz       fuzz the API from its OpenAPI document, fuller than make test (FUZZ_MAX_EXAMPLES=100)"
 	@echo "make test-faults-full  the fault scenarios with FAULT_ESSAYS (2000) essays each"
-	@echo "make bench      side-by-side benchmarks, results in bench/results/ (BENCH_ARGS=--quick to try)"
+	@echo "make bench      side-by-side benchmarks, about 50 min; results in bench/results/ (BENCH_ARGS=--quick: 2 min)"
 	@echo "make lint       ruff check and format check"
 	@echo "make format     ruff format and fix"
 	@echo "make schema     regenerate the committed JSON Schema of the Kafka event"

@@ -26,6 +26,7 @@ import time
 from bench import b4_status, procfs, stats
 from bench.harness import LOAD_GENERATOR, Harness
 from bench.load import Outcome, closed_loop
+from bench.stack import SCALE_TOPIC
 
 ARMS = ("ours", "outbox", "single", "ceiling")
 # The service each arm posts to, and the topic its events are read from.
@@ -105,9 +106,15 @@ def _summary(
 
 
 async def batch_arm(
-    h: Harness, arm: str, name: str, n: int, probes: list[b4_status.StatusProbe] | None = None
+    h: Harness,
+    arm: str,
+    name: str,
+    n: int,
+    probes: list[b4_status.StatusProbe] | None = None,
+    topic: str | None = None,
 ) -> dict:
-    """One batch of `n` essays through `arm`'s service, with B4's probes polling it if given."""
+    """One batch of `n` essays through `arm`'s service, with B4's probes polling it if given;
+    its events read on `topic` (by default the arm's)."""
     service = SERVICE[arm]
     batch_id = h.ids.name(name)
     pages = _pages(h, n, batch_id)
@@ -124,7 +131,8 @@ async def batch_arm(
                 polls = [asyncio.create_task(p.poll(batch_id, stop)) for p in probes or ()]
         accepted_s = time.monotonic() - began
         await _post(h, service, f"/v1/batch/{batch_id}/spellcheck")
-        received = await h.clocks[TOPIC[arm]].wait_for(essay_ids, ARM_TIMEOUT_S, f"B3 {arm}")
+        clock = h.clocks[topic or TOPIC[arm]]
+        received = await clock.wait_for(essay_ids, ARM_TIMEOUT_S, f"B3 {name}")
     finally:
         stop.set()
         windows = [await poll for poll in polls]
@@ -198,9 +206,10 @@ async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -
             print(f"  B3 rep {rep + 1}: " + _line(result), flush=True)
     out["peak_rss_mib"] = _peaks(h)
     if h.cfg.scale_essays and "ours" in arms:
+        h.stack.restart_worker(SCALE_TOPIC)
         _clear_peaks(h)
         n = h.cfg.scale_essays
-        scale = out["scale"] = await batch_arm(h, "ours", "b3-scale", n)
+        scale = out["scale"] = await batch_arm(h, "ours", "b3-scale", n, topic=SCALE_TOPIC)
         scale["peak_rss_mib"] = _peaks(h)
         rates = [rep["ours"]["essays_per_s"] for rep in reps]
         scale["ratio"] = stats.ratio(scale["essays_per_s"], stats.spread(rates)["median"])

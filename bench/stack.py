@@ -41,6 +41,8 @@ PEERS = {
     "api-nocache": ("api.app:create_app()", "ours"),
 }
 TOPIC_PEERS = ("baseline", "outbox", "ceiling")
+# The worker's topic for B3's run at scale (`restart_worker`).
+SCALE_TOPIC = "scale"
 # Longer than any bench run: with no spell checker, a shorter one would send every essay's
 # second request in the middle of a later arm.
 FOLLOW_TIMEOUT_S = 86_400.0
@@ -63,7 +65,8 @@ class BenchStack:
         self.task_queue = f"bench-{suffix}"
         # One topic per service that publishes (the second API shares the worker's). Within a
         # topic, arms are told apart by their essay ids.
-        self.topics = {arm: f"bench.{arm}.{suffix}" for arm in ("ours", *TOPIC_PEERS)}
+        names = ("ours", *TOPIC_PEERS, SCALE_TOPIC)
+        self.topics = {arm: f"bench.{arm}.{suffix}" for arm in names}
         self.processes: dict[str, ManagedProcess] = {}
         self.background_nice, self.worker_nice = nicenesses(os.environ)
         self.payload_keys = f"bench:{new_key()}"
@@ -132,8 +135,8 @@ class BenchStack:
         compile_project()
         # Ranked as `make dev` ranks them: what does a batch's work below the API and the
         # clients (the workers, ours and the naive one, take WORKER_NICE).
-        layout = Layout(self.work_dir, self.log_dir, background_nice=self.background_nice)
-        pieces = {p.name: p for p in build_pieces(self.settings(), layout)}
+        self._layout = Layout(self.work_dir, self.log_dir, background_nice=self.background_nice)
+        pieces = {p.name: p for p in build_pieces(self.settings(), self._layout)}
         for name in ("temporal", "broker", "content"):
             await self._serve(pieces[name].process)
         for topic in self.topics.values():
@@ -150,6 +153,14 @@ class BenchStack:
             # only the request path differs.
             argv = [str(HYPERCORN_BIN), app, "-c", "file:hypercorn_config.py"]
             await self._serve(self._process(name, argv, env))
+
+    def restart_worker(self, topic: str) -> None:
+        """The worker again, publishing to `topic`. The embedded broker (Tansu, in memory) has
+        stopped serving its largest topic past about 120,000 events in one run, so the run at
+        scale gets a topic of its own."""
+        self.processes.pop("worker").stop(STOP_TIMEOUT_S)
+        pieces = build_pieces(self.settings(self.topics[topic]), self._layout)
+        self._start(next(p for p in pieces if p.name == "worker").process)
 
     def check_alive(self) -> None:
         """Raise if any piece has exited: a dead worker would otherwise look like slowness."""
