@@ -45,6 +45,8 @@ MEMORY = ("api", "worker", "temporal", "broker", "content")
 ARM_TIMEOUT_S = 1800.0
 JSON = {"Content-Type": "application/json"}
 PAGE_TIMEOUT_S = 120.0
+RETRY_STATUSES = frozenset({429, 503})
+RETRY_AFTER_S = 1.0
 CURVE_POINTS = 200
 
 
@@ -62,15 +64,22 @@ def _pages(h: Harness, n: int, batch_id: str) -> list[bytes]:
 
 
 async def _post(h: Harness, service: str, path: str, body: bytes | None = None) -> dict:
-    response = await h.http.post(
-        f"{h.stack.url(service)}{path}",
-        body=body,
-        headers=JSON if body is not None else None,
-        timeout_s=PAGE_TIMEOUT_S,
-    )
-    if response.status != 202:
-        raise RuntimeError(f"POST {service} {path}: {response.status} {response.text[:300]}")
-    return response.json()
+    """POST until 202, as a client does: a 503 or 429 says "try again" (a page sent again maps
+    to the same chunks, so nothing is doubled); anything else, or no 202 in time, fails."""
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while True:
+        response = await h.http.post(
+            f"{h.stack.url(service)}{path}",
+            body=body,
+            headers=JSON if body is not None else None,
+            timeout_s=PAGE_TIMEOUT_S,
+        )
+        if response.status == 202:
+            return response.json()
+        if response.status not in RETRY_STATUSES or time.monotonic() > deadline:
+            raise RuntimeError(f"POST {service} {path}: {response.status} {response.text[:300]}")
+        h.retries += 1
+        await asyncio.sleep(RETRY_AFTER_S)  # the API's Retry-After: a client's back-off
 
 
 def _curve(began: float, received: dict[str, float]) -> list[list[float]]:
@@ -122,6 +131,7 @@ async def batch_arm(
     polls: list[asyncio.Task[dict]] = []
     essay_ids: list[str] = []
     before = h.cpu()
+    h.retries = 0
     began = time.monotonic()
     try:
         for number, page_body in enumerate(pages):
@@ -138,7 +148,7 @@ async def batch_arm(
         windows = [await poll for poll in polls]
     await h.quiet()
     result = _summary(arm, n, began, accepted_s, received, before, h.cpu())
-    result["batch_id"] = batch_id
+    result.update(batch_id=batch_id, page_retries=h.retries)
     if probes:
         result["status"] = {p.service: w for p, w in zip(probes, windows, strict=True)}
     h.stack.check_alive()
@@ -167,9 +177,14 @@ async def single_arm(h: Harness, name: str, n: int) -> dict:
 
 
 async def _arm(h: Harness, arm: str, name: str, n: int) -> dict:
+    """The arm's run, with each process's peak memory during it."""
+    _clear_peaks(h)
     if arm == "single":
-        return await single_arm(h, name, n)
-    return await batch_arm(h, arm, name, n)
+        result = await single_arm(h, name, n)
+    else:
+        result = await batch_arm(h, arm, name, n)
+    result["peak_rss_mib"] = _peaks(h)
+    return result
 
 
 def _peaks(h: Harness) -> dict[str, float]:
@@ -186,7 +201,6 @@ async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -
     """`arms` from ARMS (none: B4 alone); their order rotates between repetitions."""
     for arm in arms or ("ours",):
         await _arm(h, arm, f"b3-warm-{arm}", h.cfg.warm_essays)
-    _clear_peaks(h)
     reps = out["reps"] = []  # filled as repetitions finish: kept if a later one fails
     async with contextlib.AsyncExitStack() as probing:
         probes = [
@@ -204,7 +218,13 @@ async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -
             _ratios(result)
             reps.append(result)
             print(f"  B3 rep {rep + 1}: " + _line(result), flush=True)
-    out["peak_rss_mib"] = _peaks(h)
+    # The highest peak of each process over the repetitions' arms.
+    arms_run = [rep[arm] for rep in reps for arm in arms if arm in rep]
+    out["peak_rss_mib"] = (
+        {name: max(run["peak_rss_mib"].get(name, 0.0) for run in arms_run) for name in MEMORY}
+        if arms_run
+        else {}
+    )
     if h.cfg.scale_essays and "ours" in arms:
         h.stack.restart_worker(SCALE_TOPIC)
         _clear_peaks(h)
