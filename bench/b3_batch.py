@@ -208,7 +208,8 @@ async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -
             for service in (b4_status.SERVICES if with_status else ())
         ]
         for rep in range(h.cfg.repeat):
-            order = arms[rep % len(arms) :] + arms[: rep % len(arms)]
+            turn = rep % len(arms) if arms else 0
+            order = arms[turn:] + arms[:turn]
             result: dict = {"order": list(order)}
             n = h.cfg.batch_essays
             for arm in order:

@@ -158,5 +158,9 @@ async def refuses_connections(port: int) -> bool:
         _, writer = await asyncio.open_connection(HOST, port)
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        # Caught in the act of closing: the kernel reset a connection queued on the listening
+        # socket as it closed. Not refused yet; the next look decides.
+        return False
     writer.close()
     return False
