@@ -8,10 +8,12 @@
   (bench/ceiling_service.py).
 
 Every arm is warmed up first with a smaller run of its own; the order of the arms rotates from
-one repetition to the next. For each arm the CPU each process of the stack used per essay is
-read from /proc, from the first POST until the stack is quiet again. B4 (when asked for) runs
-our batch once more in each repetition, while its probes poll the batch's status: their GETs,
-the uncached ones above all, load the stack, so they stay out of the arms compared here. Last,
+one repetition to the next, and each repetition restarts the worker on a topic of its own
+(`BenchStack.restart_worker` says why). For each arm the CPU each process of the stack used
+per essay is read from /proc, from the first POST until the stack is quiet again. B4 (when
+asked for) runs our batch once more in each repetition, while its probes poll the batch's
+status: their GETs, the uncached ones above all, load the stack, so they stay out of the arms
+compared here. Last,
 ours runs once at `scale_essays`, with each process's peak memory over that run beside its
 peak over the repetitions.
 """
@@ -26,7 +28,6 @@ import time
 from bench import b4_status, procfs, stats
 from bench.harness import LOAD_GENERATOR, Harness
 from bench.load import Outcome, closed_loop
-from bench.stack import SCALE_TOPIC
 
 ARMS = ("ours", "outbox", "single", "ceiling")
 # The service each arm posts to, and the topic its events are read from.
@@ -120,10 +121,8 @@ async def batch_arm(
     name: str,
     n: int,
     probes: list[b4_status.StatusProbe] | None = None,
-    topic: str | None = None,
 ) -> dict:
-    """One batch of `n` essays through `arm`'s service, with B4's probes polling it if given;
-    its events read on `topic` (by default the arm's)."""
+    """One batch of `n` essays through `arm`'s service, with B4's probes polling it if given."""
     service = SERVICE[arm]
     batch_id = h.ids.name(name)
     pages = _pages(h, n, batch_id)
@@ -141,8 +140,7 @@ async def batch_arm(
                 polls = [asyncio.create_task(p.poll(batch_id, stop)) for p in probes or ()]
         accepted_s = time.monotonic() - began
         await _post(h, service, f"/v1/batch/{batch_id}/spellcheck")
-        clock = h.clocks[topic or TOPIC[arm]]
-        received = await clock.wait_for(essay_ids, ARM_TIMEOUT_S, f"B3 {name}")
+        received = await h.clocks[TOPIC[arm]].wait_for(essay_ids, ARM_TIMEOUT_S, f"B3 {name}")
     finally:
         stop.set()
         windows = [await poll for poll in polls]
@@ -174,6 +172,13 @@ async def single_arm(h: Harness, name: str, n: int) -> dict:
     result = _summary("single", n, run.began, run.elapsed_s, received, before, h.cpu())
     h.stack.check_alive()
     return result
+
+
+async def _fresh_worker(h: Harness, name: str) -> None:
+    """The worker restarted on a topic of its own, then one unmeasured page through it, so no
+    arm pays for the new worker's start (its connections, producer and cache)."""
+    await h.fresh_worker_topic(name)
+    await batch_arm(h, "ours", f"b3-warm-{name}", h.cfg.page)
 
 
 async def _arm(h: Harness, arm: str, name: str, n: int) -> dict:
@@ -208,6 +213,7 @@ async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -
             for service in (b4_status.SERVICES if with_status else ())
         ]
         for rep in range(h.cfg.repeat):
+            await _fresh_worker(h, f"rep{rep}")
             turn = rep % len(arms) if arms else 0
             order = arms[turn:] + arms[:turn]
             result: dict = {"order": list(order)}
@@ -227,10 +233,10 @@ async def run(h: Harness, out: dict, arms: tuple[str, ...], with_status: bool) -
         else {}
     )
     if h.cfg.scale_essays and "ours" in arms:
-        h.stack.restart_worker(SCALE_TOPIC)
+        await _fresh_worker(h, "scale")
         _clear_peaks(h)
         n = h.cfg.scale_essays
-        scale = out["scale"] = await batch_arm(h, "ours", "b3-scale", n, topic=SCALE_TOPIC)
+        scale = out["scale"] = await batch_arm(h, "ours", "b3-scale", n)
         scale["peak_rss_mib"] = _peaks(h)
         rates = [rep["ours"]["essays_per_s"] for rep in reps]
         scale["ratio"] = stats.ratio(scale["essays_per_s"], stats.spread(rates)["median"])

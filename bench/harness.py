@@ -36,6 +36,7 @@ class Harness:
     temporal: Client
     clocks: dict[str, EventClock]  # by topic: ours, baseline, outbox, ceiling
     ids: Ids
+    exits: contextlib.AsyncExitStack
     retries: int = 0  # B3's pages answered 503 or 429 and sent again, in the arm under way
 
     def text(self, n: int) -> str:
@@ -49,6 +50,17 @@ class Harness:
         # The stack's processes are this one's children: only the rest (the probes) are ours.
         used[LOAD_GENERATOR] = procfs.cpu_ms(os.getpid(), frozenset(pids.values()))
         return used
+
+    async def fresh_worker_topic(self, name: str) -> None:
+        """Restart the worker on a topic of its own (`BenchStack.restart_worker`) and read
+        "ours" there from now on."""
+        topic = await self.stack.restart_worker(name)
+        clock = EventClock(self.stack.bootstrap, topic)
+        self.exits.push_async_callback(clock.stop)
+        await clock.start(READY_TIMEOUT_S)
+        self.clocks["ours"].pause()
+        clock.resume()
+        self.clocks["ours"] = clock
 
     def _stack_cpu(self) -> float:
         return sum(v for name, v in self.cpu().items() if name != LOAD_GENERATOR)
@@ -99,7 +111,7 @@ async def harness(cfg: Config, stack: BenchStack):
             exits.push_async_callback(clock.stop)
             await clock.start(READY_TIMEOUT_S)
             clocks[arm] = clock
-        h = Harness(cfg, stack, http, temporal, clocks, Ids())
+        h = Harness(cfg, stack, http, temporal, clocks, Ids(), exits)
         async with h.reading("ours", "baseline", "outbox"):
             for arm, service in (("ours", "api"), ("baseline", "baseline"), ("outbox", "outbox")):
                 await _one_essay_through(h, arm, service)

@@ -41,8 +41,6 @@ PEERS = {
     "api-nocache": ("api.app:create_app()", "ours"),
 }
 TOPIC_PEERS = ("baseline", "outbox", "ceiling")
-# The worker's topic for B3's run at scale (`restart_worker`).
-SCALE_TOPIC = "scale"
 # Longer than any bench run: with no spell checker, a shorter one would send every essay's
 # second request in the middle of a later arm.
 FOLLOW_TIMEOUT_S = 86_400.0
@@ -61,12 +59,11 @@ class BenchStack:
         self.log_dir = log_dir
         names = ("temporal", "broker", "content", "api", *PEERS)
         self.ports = {name: free_port(HOST) for name in names}
-        suffix = uuid.uuid4().hex[:8]
+        self.suffix = suffix = uuid.uuid4().hex[:8]
         self.task_queue = f"bench-{suffix}"
         # One topic per service that publishes (the second API shares the worker's). Within a
         # topic, arms are told apart by their essay ids.
-        names = ("ours", *TOPIC_PEERS, SCALE_TOPIC)
-        self.topics = {arm: f"bench.{arm}.{suffix}" for arm in names}
+        self.topics = {arm: f"bench.{arm}.{suffix}" for arm in ("ours", *TOPIC_PEERS)}
         self.processes: dict[str, ManagedProcess] = {}
         self.background_nice, self.worker_nice = nicenesses(os.environ)
         self.payload_keys = f"bench:{new_key()}"
@@ -154,13 +151,16 @@ class BenchStack:
             argv = [str(HYPERCORN_BIN), app, "-c", "file:hypercorn_config.py"]
             await self._serve(self._process(name, argv, env))
 
-    def restart_worker(self, topic: str) -> None:
-        """The worker again, publishing to `topic`. The embedded broker (Tansu, in memory) has
-        stopped serving its largest topic past about 120,000 events in one run, so the run at
-        scale gets a topic of its own."""
+    async def restart_worker(self, name: str) -> str:
+        """The worker again, publishing to a new topic of its own; the topic's name. The
+        embedded broker (Tansu, in memory) stopped serving the worker's topic past about
+        120,000 events in one run, so each repetition of B3 and the run at scale begin afresh."""
+        topic = self.topics["ours"] = f"bench.ours-{name}.{self.suffix}"
+        await create_topic(self.bootstrap, topic, timeout_s=START_TIMEOUT_S)
         self.processes.pop("worker").stop(STOP_TIMEOUT_S)
-        pieces = build_pieces(self.settings(self.topics[topic]), self._layout)
+        pieces = build_pieces(self.settings(topic), self._layout)
         self._start(next(p for p in pieces if p.name == "worker").process)
+        return topic
 
     def check_alive(self) -> None:
         """Raise if any piece has exited: a dead worker would otherwise look like slowness."""
