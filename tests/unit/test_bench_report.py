@@ -45,4 +45,3 @@ def test_one_value_or_a_failed_repetition_gives_no_interval_but_keeps_the_median
     assert spread["median"] == 3.0
     assert spread["n"] == 2
     assert spread["low"] < 2.0 < 4.0 < spread["high"]
-
