@@ -64,10 +64,12 @@ def _pages(h: Harness, n: int, batch_id: str) -> list[bytes]:
     ]
 
 
-async def _post(h: Harness, service: str, path: str, body: bytes | None = None) -> dict:
+async def _post(h: Harness, service: str, path: str, body: bytes | None = None) -> tuple[dict, int]:
     """POST until 202, as a client does: a 503 or 429 says "try again" (a page sent again maps
-    to the same chunks, so nothing is doubled); anything else, or no 202 in time, fails."""
+    to the same chunks, so nothing is doubled); anything else, or no 202 in time, fails. The
+    answer, and how many times it was sent again."""
     deadline = time.monotonic() + PAGE_TIMEOUT_S
+    retries = 0
     while True:
         response = await h.http.post(
             f"{h.stack.url(service)}{path}",
@@ -76,10 +78,10 @@ async def _post(h: Harness, service: str, path: str, body: bytes | None = None) 
             timeout_s=PAGE_TIMEOUT_S,
         )
         if response.status == 202:
-            return response.json()
+            return response.json(), retries
         if response.status not in RETRY_STATUSES or time.monotonic() > deadline:
             raise RuntimeError(f"POST {service} {path}: {response.status} {response.text[:300]}")
-        h.retries += 1
+        retries += 1
         await asyncio.sleep(RETRY_AFTER_S)  # the API's Retry-After: a client's back-off
 
 
@@ -130,12 +132,14 @@ async def batch_arm(
     polls: list[asyncio.Task[dict]] = []
     essay_ids: list[str] = []
     before = h.cpu()
-    h.retries = 0
+    retries = 0
     began = time.monotonic()
     try:
         for number, page_body in enumerate(pages):
             path = "/v1/batch" if number == 0 else f"/v1/batch/{batch_id}/essays"
-            essay_ids += (await _post(h, service, path, page_body))["essay_ids"]
+            answer, retried = await _post(h, service, path, page_body)
+            essay_ids += answer["essay_ids"]
+            retries += retried
             if number == 0:  # the batch exists from here on
                 polls = [asyncio.create_task(p.poll(batch_id, stop)) for p in probes or ()]
         accepted_s = time.monotonic() - began
@@ -146,7 +150,7 @@ async def batch_arm(
         windows = [await poll for poll in polls]
     await h.quiet()
     result = _summary(arm, n, began, accepted_s, received, before, h.cpu())
-    result.update(batch_id=batch_id, page_retries=h.retries)
+    result.update(batch_id=batch_id, page_retries=retries)
     if probes:
         result["status"] = {p.service: w for p, w in zip(probes, windows, strict=True)}
     h.stack.check_alive()

@@ -37,7 +37,6 @@ class Harness:
     clocks: dict[str, EventClock]  # by topic: ours, baseline, outbox, ceiling
     ids: Ids
     exits: contextlib.AsyncExitStack
-    retries: int = 0  # B3's pages answered 503 or 429 and sent again, in the arm under way
 
     def text(self, n: int) -> str:
         return essay_text(n, self.cfg.text_bytes)
